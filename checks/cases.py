@@ -1,0 +1,108 @@
+"""Cases: one criterion applied to one manifest item, at the priority it has for the audited phase."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, Final
+
+import pytest
+
+from checks.criteria import CRITERIA, Criterion, SubjectKind
+from checks.manifest import Blocker, LoadedManifest, Package, Script, Tool
+from checks.priority import Priority
+
+__all__ = ["FACTS_KEY", "Case", "Item", "cases_for", "param_for"]
+
+Item = Script | Package | Tool
+
+#: Facts a check gathered while it ran (versions found, imports seen); they travel on the report.
+FACTS_KEY: Final = pytest.StashKey[dict[str, Any]]()
+
+#: Criteria that only make sense once the script is there; a missing script is reported once,
+#: by script_exists, instead of once per criterion.
+_NEEDS_PRESENT_FILE: Final = frozenset(
+    c.id for c in CRITERIA.values() if c.subject is SubjectKind.SCRIPT and c.id != "script_exists"
+)
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    criterion: Criterion
+    item: Item
+    priority: Priority
+    phase: str
+    #: Blocker metadata: the item's, over the manifest's for the criterion, over the defaults.
+    blocker: Blocker
+    owner: str
+
+    @property
+    def subject(self) -> str:
+        return self.item.subject
+
+    @property
+    def category(self) -> str:
+        if isinstance(self.item, Script):
+            return self.item.category.value
+        return self.criterion.subject.value
+
+    def record(self) -> dict[str, Any]:
+        """The JSON-able description of this case that travels on its test report."""
+        return {
+            "criterion": self.criterion.id,
+            "title": self.criterion.title,
+            "area": self.criterion.area.value,
+            "subject": self.subject,
+            "subject_kind": self.criterion.subject.value,
+            "category": self.category,
+            "priority": self.priority.value,
+            "phase": self.phase,
+            "needed": self.item.needed_by(self.phase),
+            "phases": self.item.phase_ids(),
+            "owner": self.owner,
+            "blocker": self.blocker.model_dump(),
+        }
+
+
+def _items(loaded: LoadedManifest, kind: SubjectKind) -> list[Item]:
+    m = loaded.manifest
+    if kind is SubjectKind.SCRIPT:
+        return list(m.scripts)
+    if kind is SubjectKind.PACKAGE:
+        return list(m.packages)
+    return list(m.tools)
+
+
+def _applies(criterion: Criterion, item: Item, loaded: LoadedManifest) -> bool:
+    if not isinstance(item, Script):
+        return True
+    if criterion.script_kinds and item.script_kind.value not in criterion.script_kinds:
+        return False
+    if criterion.id == "cli_flags" and not item.flags:
+        return False
+    if criterion.id in _NEEDS_PRESENT_FILE:
+        return (loaded.root / item.path).is_file()
+    return True
+
+
+def cases_for(criterion_id: str, loaded: LoadedManifest) -> list[Case]:
+    criterion = CRITERIA[criterion_id]
+    settings = loaded.manifest.criteria.get(criterion_id)
+    defaults = Blocker(impact=criterion.impact, mitigation=criterion.mitigation, action=criterion.action)
+    base = settings.blocker.over(defaults) if settings else defaults
+    phase = loaded.phase.id
+    cases = []
+    for item in _items(loaded, criterion.subject):
+        if not _applies(criterion, item, loaded):
+            continue
+        blocker = item.blocker.over(base)
+        if criterion_id == "script_exists" and isinstance(item, Script) and blocker.delay_hours is None:
+            # A missing script delays the phase by the time it takes to write it.
+            blocker = blocker.model_copy(update={"delay_hours": item.create_hours})
+        owner = item.owner or (settings.owner if settings else "")
+        cases.append(Case(criterion, item, item.priority_for(criterion_id, phase), phase, blocker, owner))
+    return cases
+
+
+def param_for(case: Case) -> Any:
+    """A pytest.param carrying the case's own priority marker, so `-m p0` selects per case."""
+    return pytest.param(case, id=case.subject, marks=[getattr(pytest.mark, case.priority.marker)])

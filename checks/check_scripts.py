@@ -1,0 +1,134 @@
+"""Scripts: they exist, parse, can be executed, find their imports and accept the runbook's flags."""
+
+from __future__ import annotations
+
+import stat
+from typing import Any
+
+import pytest
+
+from checks.cases import Case
+from checks.findings import finding, unverified
+from checks.inspect.files import RepoFileError, read_text, resolve_inside
+from checks.inspect.interpreter import InterpreterError, probe
+from checks.inspect.python_source import PythonSource, parse_python, third_party
+from checks.inspect.shell_source import bash_syntax_error, handles_flag
+from checks.manifest import LoadedManifest, Script
+
+
+def _script(case: Case) -> Script:
+    assert isinstance(case.item, Script)
+    return case.item
+
+
+def _source(manifest: LoadedManifest, path: str) -> str:
+    __tracebackhide__ = True
+    try:
+        return read_text(manifest.root, path)
+    except RepoFileError as exc:
+        finding(str(exc))
+
+
+@pytest.mark.criterion("script_exists")
+def check_script_exists(case: Case, manifest: LoadedManifest) -> None:
+    script = _script(case)
+    try:
+        real = resolve_inside(manifest.root, script.path)
+    except RepoFileError as exc:
+        hours = f"; estimated {script.create_hours:g} h to create" if script.create_hours else ""
+        finding(f"{exc}{hours}")
+    if not real.is_file():
+        finding(f"{script.path}: not a regular file")
+
+
+@pytest.mark.criterion("python_parses")
+def check_python_parses(case: Case, manifest: LoadedManifest) -> None:
+    path = _script(case).path
+    text = _source(manifest, path)
+    error = _syntax_error(text, path)
+    if error:
+        finding(error)
+
+
+def _syntax_error(text: str, path: str) -> str:
+    try:
+        parse_python(text, path)
+    except SyntaxError as exc:
+        return f"{path}:{exc.lineno}: syntax error: {exc.msg}"
+    return ""
+
+
+def _parsed(manifest: LoadedManifest, path: str) -> PythonSource:
+    """The parsed script; a script that does not parse leaves the criterion unverified."""
+    __tracebackhide__ = True
+    text = _source(manifest, path)
+    error = _syntax_error(text, path)
+    if error:
+        unverified(f"not verified: {error} (see python_parses)")
+    return parse_python(text, path)
+
+
+@pytest.mark.criterion("shell_parses")
+def check_shell_parses(case: Case, manifest: LoadedManifest) -> None:
+    path = _script(case).path
+    _source(manifest, path)  # refuses binary, huge and escaping files before bash reads them
+    error = bash_syntax_error(resolve_inside(manifest.root, path))
+    if error is not None:
+        finding(f"{path}: bash -n: {error.split(': ', 1)[-1]}")
+
+
+@pytest.mark.criterion("shell_executable")
+def check_shell_executable(case: Case, manifest: LoadedManifest) -> None:
+    path = _script(case).path
+    mode = resolve_inside(manifest.root, path).stat().st_mode
+    if not mode & stat.S_IXUSR:
+        finding(f"{path}: not executable (mode {stat.S_IMODE(mode):04o})")
+
+
+@pytest.mark.criterion("imports_resolve")
+def check_imports_resolve(case: Case, manifest: LoadedManifest, facts: dict[str, Any]) -> None:
+    path = _script(case).path
+    source = _parsed(manifest, path)
+    local = _local_modules(manifest, path)
+    needed = [m for m in source.imports if m.split(".", 1)[0] in third_party(source.imports)]
+    needed = [m for m in needed if m.split(".", 1)[0] not in local]
+    facts["imports"] = needed
+    try:
+        found, _ = probe(manifest.manifest.project.python, tuple(sorted(needed)), ())
+    except InterpreterError as exc:
+        problem = str(exc)
+    else:
+        problem = ""
+    if problem:
+        unverified(f"{path}: imports not verified: {problem}")
+    missing = [m for m in needed if not found.get(m, False)]
+    if missing:
+        finding(f"{path}: imports not found in the run environment: {', '.join(missing)}")
+
+
+def _local_modules(manifest: LoadedManifest, path: str) -> set[str]:
+    """Top-level names importable from the repo itself: siblings of the script and root packages."""
+    names: set[str] = set()
+    for folder in {manifest.root, (manifest.root / path).parent}:
+        for child in folder.iterdir():
+            if child.suffix == ".py":
+                names.add(child.stem)
+            elif child.is_dir() and (child / "__init__.py").is_file():
+                names.add(child.name)
+    return names
+
+
+@pytest.mark.criterion("cli_flags")
+def check_cli_flags(case: Case, manifest: LoadedManifest, facts: dict[str, Any]) -> None:
+    script = _script(case)
+    text = _source(manifest, script.path)
+    if script.path.endswith(".sh") or script.script_kind.value == "shell":
+        missing = [f for f in script.flags if not handles_flag(text, f)]
+    else:
+        source = _parsed(manifest, script.path)
+        facts["flags"] = list(source.flags)
+        if not source.flags and source.reads_argv:
+            unverified(f"{script.path}: parses sys.argv by hand; flags cannot be verified statically")
+        missing = [f for f in script.flags if f not in source.flags]
+    if missing:
+        finding(f"{script.path}: does not define {', '.join(missing)}")

@@ -1,0 +1,1 @@
+"""Static inspection of the target repository: source parsing, flags, imports, files, git facts."""

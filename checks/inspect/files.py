@@ -1,0 +1,52 @@
+"""Reading files of the target repository safely: never outside its root, never unbounded."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = ["MAX_SOURCE_BYTES", "RepoFileError", "is_executable", "read_text", "resolve_inside"]
+
+#: Scripts larger than this are not parsed: a generated or vendored blob is not a script.
+MAX_SOURCE_BYTES = 5 * 1024 * 1024
+
+
+class RepoFileError(Exception):
+    pass
+
+
+def resolve_inside(root: Path, rel: str) -> Path:
+    """The real path of `rel` below root; a symlink that leads outside is refused."""
+    path = root / rel
+    try:
+        real = path.resolve(strict=True)
+    except FileNotFoundError:
+        raise RepoFileError(f"{rel}: not found") from None
+    except (OSError, RuntimeError) as exc:  # symlink loops raise RuntimeError or ELOOP
+        raise RepoFileError(f"{rel}: cannot resolve ({exc})") from None
+    if not real.is_relative_to(root):
+        raise RepoFileError(f"{rel}: resolves outside the target root")
+    return real
+
+
+def read_text(root: Path, rel: str) -> str:
+    real = resolve_inside(root, rel)
+    if not real.is_file():
+        raise RepoFileError(f"{rel}: not a regular file")
+    size = real.stat().st_size
+    if size > MAX_SOURCE_BYTES:
+        raise RepoFileError(f"{rel}: {size:,} bytes, larger than {MAX_SOURCE_BYTES:,}: not parsed")
+    try:
+        data = real.read_bytes()
+    except PermissionError:
+        raise RepoFileError(f"{rel}: not readable (permission denied)") from None
+    if b"\0" in data[:8192]:
+        raise RepoFileError(f"{rel}: binary file, not a script")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise RepoFileError(f"{rel}: not UTF-8 (invalid byte at offset {exc.start})") from None
+
+
+def is_executable(path: Path) -> bool:
+    return os.access(path, os.X_OK)

@@ -1,0 +1,106 @@
+"""Options, manifest loading and case generation for the readiness checks.
+
+The manifest is loaded and validated in `pytest_configure` (on the controller and on every
+xdist worker alike: it is small and loading is deterministic), so a bad manifest stops the run
+with a usage error before anything is collected or written.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+from checks.cases import FACTS_KEY, cases_for, param_for
+from checks.criteria import CRITERIA
+from checks.manifest import LoadedManifest, ManifestError, load_manifest
+
+__all__ = ["MANIFEST_KEY", "loaded_manifest"]
+
+MANIFEST_KEY: Final = pytest.StashKey[LoadedManifest]()
+_EMPTY_PARAMS_KEY: Final = pytest.StashKey[set[str]]()
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("readiness", "execution readiness")
+    group.addoption(
+        "--manifest",
+        metavar="PATH",
+        default=None,
+        help="readiness manifest (default: $READINESS_MANIFEST, else readiness.toml beside pytest.ini)",
+    )
+    group.addoption(
+        "--phase",
+        metavar="ID",
+        default=None,
+        help="audit this phase instead of the manifest's project.phase",
+    )
+
+
+def _manifest_path(config: pytest.Config) -> Path:
+    given = config.getoption("manifest") or os.environ.get("READINESS_MANIFEST")
+    if given:
+        return Path(given)
+    base = config.inipath.parent if config.inipath else config.rootpath
+    return base / "readiness.toml"
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    try:
+        loaded = load_manifest(_manifest_path(config), config.getoption("phase"))
+    except ManifestError as exc:
+        raise pytest.UsageError(str(exc)) from None
+    config.stash[MANIFEST_KEY] = loaded
+    config.stash[_EMPTY_PARAMS_KEY] = set()
+
+
+def loaded_manifest(config: pytest.Config) -> LoadedManifest:
+    return config.stash[MANIFEST_KEY]
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    marker = metafunc.definition.get_closest_marker("criterion")
+    if marker is None:
+        return
+    criterion_id = str(marker.args[0])
+    if criterion_id not in CRITERIA:
+        raise pytest.UsageError(
+            f"{metafunc.definition.nodeid}: unknown criterion {criterion_id!r} in its marker"
+        )
+    cases = cases_for(criterion_id, loaded_manifest(metafunc.config))
+    if not cases:
+        # Nothing in the manifest to check: drop the function at collection instead of
+        # reporting pytest's "empty parameter set" skip as a case of no priority.
+        metafunc.config.stash[_EMPTY_PARAMS_KEY].add(metafunc.definition.nodeid)
+    metafunc.parametrize("case", [param_for(c) for c in cases])
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    empty = config.stash[_EMPTY_PARAMS_KEY]
+    if not empty:
+        return
+    keep: list[pytest.Item] = []
+    drop: list[pytest.Item] = []
+    for item in items:
+        base = item.nodeid.split("[", 1)[0]
+        (drop if base in empty else keep).append(item)
+    if drop:
+        config.hook.pytest_deselected(items=drop)
+        items[:] = keep
+
+
+@pytest.fixture
+def facts(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """A dict a check fills with what it found; it is reported with the case."""
+    found: dict[str, Any] = {}
+    request.node.stash[FACTS_KEY] = found
+    return found
+
+
+@pytest.fixture
+def manifest(request: pytest.FixtureRequest) -> LoadedManifest:
+    """The validated manifest with the target root and the audited phase."""
+    return loaded_manifest(request.config)

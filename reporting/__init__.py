@@ -1,0 +1,1 @@
+"""Results plugin and the audit's report writers."""

@@ -1,0 +1,138 @@
+"""Everything one run found, aggregated once on the controller: what every document renders."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+from typing import Any
+
+from checks.cases import cases_for
+from checks.criteria import CRITERIA
+from checks.manifest import LoadedManifest
+from checks.priority import PRIORITY_MEANING, SLA, Priority
+from reporting.inventory import ScriptRow, ScriptStatus, build_inventory
+from reporting.records import CaseRecord, Outcome
+from reporting.verdict import VerdictResult, decide
+
+__all__ = ["Audit", "RunInfo", "Scope", "build_audit"]
+
+
+@dataclass(frozen=True, slots=True)
+class Scope:
+    """What this run covered, so a P0-only GO is never read as a full audit."""
+
+    markexpr: str
+    keyword: str
+    cases_run: int
+    #: Every case the manifest defines, selected or not.
+    cases_total: int
+
+    @property
+    def is_full(self) -> bool:
+        return not self.markexpr and not self.keyword and self.cases_run >= self.cases_total
+
+    def describe(self) -> str:
+        parts = []
+        if self.markexpr:
+            parts.append(f"-m {self.markexpr!r}")
+        if self.keyword:
+            parts.append(f"-k {self.keyword!r}")
+        selection = " ".join(parts) if parts else "no selection (full suite)"
+        kind = "full audit" if self.is_full else "PARTIAL audit"
+        return f"{kind}: {selection}; {self.cases_run} of {self.cases_total} cases run"
+
+
+@dataclass(frozen=True, slots=True)
+class RunInfo:
+    run_id: str
+    started: dt.datetime
+    finished: dt.datetime
+    #: The date the documents are named and dated with.
+    date: dt.date
+
+
+@dataclass(slots=True)
+class Audit:
+    loaded: LoadedManifest
+    run: RunInfo
+    scope: Scope
+    records: list[CaseRecord]
+    verdict: VerdictResult
+    inventory: list[ScriptRow]
+    extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blockers(self) -> list[CaseRecord]:
+        """Every case that did not verifiably pass, most urgent first."""
+        open_recs = [r for r in self.records if r.outcome.is_open]
+        return sorted(open_recs, key=lambda r: (r.priority.rank, r.area, r.subject, r.criterion))
+
+    def counts(self) -> dict[Priority, dict[Outcome, int]]:
+        table = {p: dict.fromkeys(Outcome, 0) for p in Priority}
+        for r in self.records:
+            table[r.priority][r.outcome] += 1
+        return table
+
+    def missing_scripts(self) -> list[ScriptRow]:
+        return [s for s in self.inventory if s.status is ScriptStatus.MISSING]
+
+    def to_json(self) -> dict[str, Any]:
+        m = self.loaded.manifest
+        phase = self.loaded.phase
+        return {
+            "project": m.project.name,
+            "manifest": str(self.loaded.path),
+            "target_root": str(self.loaded.root),
+            "phase": {"id": phase.id, "name": phase.name, "start": phase.start.isoformat()},
+            "run": {
+                "id": self.run.run_id,
+                "date": self.run.date.isoformat(),
+                "started": self.run.started.isoformat(),
+                "finished": self.run.finished.isoformat(),
+            },
+            "scope": {
+                "markexpr": self.scope.markexpr,
+                "keyword": self.scope.keyword,
+                "cases_run": self.scope.cases_run,
+                "cases_total": self.scope.cases_total,
+                "full": self.scope.is_full,
+                "description": self.scope.describe(),
+            },
+            "verdict": {
+                "verdict": self.verdict.verdict.value,
+                "risk": self.verdict.risk.value,
+                "reasons": list(self.verdict.reasons),
+            },
+            "counts": {p.value: {o.value: n for o, n in row.items()} for p, row in self.counts().items()},
+            "priorities": {
+                p.value: {"meaning": PRIORITY_MEANING[p], "sla_hours": SLA[p].total_seconds() / 3600}
+                for p in Priority
+            },
+            "inventory": [row.to_json() for row in self.inventory],
+            "blockers": [r.to_json() for r in self.blockers],
+            "cases": [r.to_json() for r in self.records],
+            **self.extra,
+        }
+
+
+def count_all_cases(loaded: LoadedManifest) -> int:
+    return sum(len(cases_for(cid, loaded)) for cid in CRITERIA)
+
+
+def build_audit(
+    loaded: LoadedManifest,
+    records: list[CaseRecord],
+    run: RunInfo,
+    markexpr: str,
+    keyword: str,
+) -> Audit:
+    records = sorted(records, key=lambda r: r.nodeid)
+    scope = Scope(markexpr, keyword, len(records), count_all_cases(loaded))
+    return Audit(
+        loaded=loaded,
+        run=run,
+        scope=scope,
+        records=records,
+        verdict=decide(records),
+        inventory=build_inventory(loaded, records),
+    )

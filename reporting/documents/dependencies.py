@@ -1,0 +1,88 @@
+"""DEPENDENCY_ANALYSIS_YYYYMMDD.md: packages, tools, script imports and the build chain."""
+
+from __future__ import annotations
+
+from reporting.audit import Audit
+from reporting.documents.markdown import dated, header, table
+from reporting.records import CaseRecord
+
+__all__ = ["file_name", "render"]
+
+
+def file_name(audit: Audit) -> str:
+    return dated(audit, "DEPENDENCY_ANALYSIS")
+
+
+def _by(audit: Audit, criterion: str) -> dict[str, CaseRecord]:
+    return {r.subject: r for r in audit.records if r.criterion == criterion}
+
+
+def _state(rec: CaseRecord | None) -> str:
+    if rec is None:
+        return "not audited"
+    return "ok" if not rec.outcome.is_open else f"{rec.outcome.value}: {rec.message}"
+
+
+def render(audit: Audit) -> str:
+    m = audit.loaded.manifest
+    installed, pinned = _by(audit, "package_installed"), _by(audit, "package_pinned")
+    package_rows = [
+        [
+            p.name,
+            p.spec or "any",
+            p.priority_for("package_installed", audit.loaded.phase.id).value,
+            (installed[p.name].facts.get("installed") if p.name in installed else None) or "",
+            (pinned[p.name].facts.get("pinned") if p.name in pinned else None) or "",
+            _state(installed.get(p.name)),
+            _state(pinned.get(p.name)),
+        ]
+        for p in m.packages
+    ]
+    tools = _by(audit, "tool_available")
+    tool_rows = [
+        [
+            t.name,
+            t.min_version or "any",
+            t.priority_for("tool_available", audit.loaded.phase.id).value,
+            tools[t.name].facts.get("version", "") if t.name in tools else "",
+            _state(tools.get(t.name)),
+        ]
+        for t in m.tools
+    ]
+    imports = _by(audit, "imports_resolve")
+    import_rows = [
+        [s.path, s.dependencies, _state(imports.get(s.path))]
+        for s in audit.inventory
+        if s.kind == "python" and s.exists
+    ]
+    chain_rows = []
+    for r in audit.records:
+        if r.criterion == "cloudbuild_dockerfile":
+            chain_rows.append([r.subject, "builds", r.facts.get("dockerfiles", []), _state(r)])
+        elif r.criterion == "docker_entrypoint":
+            chain_rows.append([r.subject, "runs", r.facts.get("entrypoint", ""), _state(r)])
+    return "\n".join(
+        [
+            header(audit, "Dependency Analysis"),
+            "## Python packages",
+            f"Requirements files: {', '.join(m.project.requirements) or 'none declared'}.",
+            "",
+            table(
+                ["Package", "Requires", "Priority", "Installed", "Pinned", "Installed check", "Pin check"],
+                package_rows,
+            ),
+            "",
+            "## System tools",
+            "",
+            table(["Tool", "Minimum", "Priority", "Found", "Check"], tool_rows),
+            "",
+            "## Script imports (third-party)",
+            "",
+            table(["Script", "Imports", "Resolve in run environment"], import_rows),
+            "",
+            "## Build chain",
+            "",
+            table(["From", "Relation", "To", "Check"], chain_rows),
+            "",
+        ]
+    )

@@ -1,0 +1,66 @@
+"""pytest-html additions: the verdict and blocker counts at the top, Priority/Category/Subject
+columns in the results table. Every value we insert is escaped: subjects come from the manifest
+and may contain markup."""
+
+from __future__ import annotations
+
+from html import escape
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from checks.priority import Priority
+
+if TYPE_CHECKING:
+    from reporting.plugin import ReadinessPlugin
+
+__all__ = ["HtmlColumns"]
+
+_COLOURS = {"GO": "#1a7f37", "CONDITIONAL GO": "#9a6700", "NO-GO": "#cf222e"}
+
+
+class HtmlColumns:
+    def __init__(self, plugin: ReadinessPlugin) -> None:
+        self.plugin = plugin
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_summary(
+        self, prefix: list[str], summary: list[str], postfix: list[str], session: Any
+    ) -> None:
+        if not self.plugin.controller:
+            return
+        audit = self.plugin.build()
+        verdict = audit.verdict
+        counts = audit.counts()
+        rows = "".join(
+            f"<tr><td>{p.value}</td><td class='open-{p.value}'>{sum(n for o, n in counts[p].items() if o.is_open)}</td>"
+            f"<td>{sum(counts[p].values())}</td></tr>"
+            for p in Priority
+        )
+        colour = _COLOURS[verdict.verdict.value]
+        prefix.append(
+            f"<div id='readiness-verdict' style='border:3px solid {colour};padding:8px;margin:8px 0'>"
+            f"<h2 style='color:{colour};margin:0'>Verdict: {escape(verdict.verdict.value)} "
+            f"(risk {escape(verdict.risk.value)})</h2>"
+            f"<p>{escape(' '.join(verdict.reasons))}</p>"
+            f"<p>Scope: {escape(audit.scope.describe())}</p>"
+            f"<table id='readiness-blockers'><tr><th>Priority</th><th>Open blockers</th><th>Cases</th></tr>{rows}</table>"
+            "</div>"
+        )
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_header(self, cells: list[str]) -> None:
+        cells.insert(1, '<th class="sortable" data-column-type="priority">Priority</th>')
+        cells.insert(2, '<th class="sortable" data-column-type="category">Category</th>')
+        cells.insert(3, '<th class="sortable" data-column-type="subject">Subject</th>')
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_html_results_table_row(self, report: Any, cells: list[str]) -> None:
+        data: dict[str, Any] = getattr(report, "readiness", None) or {}
+        # pytest-html writes the test id unescaped; a parametrized id may carry markup.
+        if len(cells) > 1 and report.nodeid:
+            test_id = report.nodeid + ("" if report.when == "call" else f"::{report.when}")
+            cells[1] = f'<td class="col-testId">{escape(test_id)}</td>'
+        cells.insert(1, f'<td class="col-priority">{escape(str(data.get("priority", "")))}</td>')
+        cells.insert(2, f'<td class="col-category">{escape(str(data.get("category", "")))}</td>')
+        cells.insert(3, f'<td class="col-subject">{escape(str(data.get("subject", "")))}</td>')

@@ -1,0 +1,246 @@
+"""The results plugin: each case's outcome travels on its report; the controller aggregates once,
+decides the verdict and writes the audit's documents.
+
+Under pytest-xdist the workers run the checks and attach a JSON-able `readiness` dict to every
+report (`pytest_runtest_makereport`); the controller sees those reports in
+`pytest_runtest_logreport` and is the only process that aggregates or writes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import secrets
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+from checks.cases import FACTS_KEY, Case
+from checks.findings import CheckError
+from checks.plugin import loaded_manifest
+from reporting.audit import Audit, RunInfo, build_audit
+from reporting.documents import render_all
+from reporting.records import CaseRecord, Outcome
+from reporting.verdict import EXIT_CODES
+from reporting.writer import DocumentWriteError, write_documents
+
+__all__ = ["PLUGIN_KEY", "ReadinessPlugin"]
+
+PLUGIN_KEY: Final = pytest.StashKey["ReadinessPlugin"]()
+_MAX_MESSAGE: Final = 600
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("readiness")
+    group.addoption(
+        "--readiness-out",
+        metavar="DIR",
+        default=None,
+        help="where the audit documents go (default: readiness-reports/YYYYMMDD)",
+    )
+    group.addoption(
+        "--readiness-exit",
+        choices=("pytest", "verdict"),
+        default="pytest",
+        help="exit status: pytest's own (default), or the verdict's: 0 GO, 10 CONDITIONAL GO, 11 NO-GO",
+    )
+    group.addoption(
+        "--readiness-now",
+        metavar="ISO-DATETIME",
+        default=None,
+        help="the time the audit is taken at (rehearsals and tests); default: now",
+    )
+
+
+def _now(config: pytest.Config) -> dt.datetime:
+    given = config.getoption("readiness_now")
+    if not given:
+        return dt.datetime.now(dt.UTC)
+    try:
+        when = dt.datetime.fromisoformat(given)
+    except ValueError:
+        raise pytest.UsageError(
+            f"--readiness-now: {given!r} is not an ISO date or datetime (e.g. 2026-11-23T06:00:00)"
+        ) from None
+    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+    if workerinput is not None:
+        run_id = str(workerinput["readiness_run_id"])
+        started = dt.datetime.fromisoformat(str(workerinput["readiness_started"]))
+    else:
+        started = _now(config)
+        run_id = f"{started:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
+    plugin = ReadinessPlugin(config, run_id, started, controller=workerinput is None)
+    config.stash[PLUGIN_KEY] = plugin
+    config.pluginmanager.register(plugin, "readiness-results")
+    if config.pluginmanager.hasplugin("html"):
+        from reporting import html_report
+
+        config.pluginmanager.register(html_report.HtmlColumns(plugin), "readiness-html")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    plugin = config.stash.get(PLUGIN_KEY, None)
+    if plugin is not None:
+        config.pluginmanager.unregister(plugin)
+        del config.stash[PLUGIN_KEY]
+
+
+def _message(call: pytest.CallInfo[None], report: pytest.TestReport) -> str:
+    if call.excinfo is None:
+        if report.skipped and isinstance(report.longrepr, tuple):
+            return str(report.longrepr[2]).removeprefix("Skipped: ")
+        return ""
+    exc = call.excinfo.value
+    if isinstance(exc, (pytest.fail.Exception, pytest.skip.Exception)):
+        text = str(exc.msg)
+    elif isinstance(exc, CheckError):
+        text = str(exc)
+    elif isinstance(exc, AssertionError):
+        text = str(exc).split("\n", 1)[0] or "assertion failed"
+    else:
+        text = f"{type(exc).__name__}: {exc}"
+    text = " ".join(text.split())
+    return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+class ReadinessPlugin:
+    def __init__(self, config: pytest.Config, run_id: str, started: dt.datetime, controller: bool) -> None:
+        self.config = config
+        #: Identifies this run in scratch-object names and history; the same on every worker.
+        self.run_id = run_id
+        self.started = started
+        self.controller = controller
+        self.records: dict[str, CaseRecord] = {}
+        self.audit: Audit | None = None
+        self.written: list[Path] = []
+        self.write_error = ""
+
+    # -- worker side (and single-process runs) ---------------------------------------------
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput["readiness_run_id"] = self.run_id
+        node.workerinput["readiness_started"] = self.started.isoformat()
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+        report: pytest.TestReport = yield
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("case") if callspec is not None else None
+        if isinstance(case, Case):
+            data = case.record()
+            data["message"] = _message(call, report)
+            data["unverified"] = call.excinfo is not None and not isinstance(
+                call.excinfo.value, (pytest.fail.Exception, pytest.skip.Exception, AssertionError)
+            )
+            data["facts"] = item.stash.get(FACTS_KEY, {})
+            report.readiness = data  # type: ignore[attr-defined]
+            if call.excinfo is not None and isinstance(call.excinfo.value, CheckError):
+                # The check could not run: say why in one line, not with our plumbing's traceback.
+                report.longrepr = f"unverified: {data['message']}"
+        return report
+
+    # -- controller side ---------------------------------------------------------------------
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        data: dict[str, Any] | None = getattr(report, "readiness", None)
+        if data is None or not self.controller:
+            return
+        record = self.records.get(report.nodeid)
+        if record is None:
+            record = self.records[report.nodeid] = CaseRecord.from_report_data(report.nodeid, data)
+        if report.when == "call":
+            record.facts = dict(data.get("facts") or {})
+            if report.passed:
+                record.outcome = Outcome.PASSED
+            elif report.skipped:
+                record.outcome = Outcome.SKIPPED
+            else:
+                # An exception other than a finding means the check could not run: unverified.
+                record.outcome = Outcome.ERROR if data.get("unverified") else Outcome.FAILED
+            record.message = data["message"]
+        elif report.failed:
+            # Setup or teardown failed: the case was not verified, whatever its call did.
+            record.outcome = Outcome.ERROR
+            record.message = record.message or f"{report.when} error: {data['message']}"
+        elif report.skipped and report.when == "setup":
+            record.outcome = Outcome.SKIPPED
+            record.message = data["message"]
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
+        if not self.controller:
+            return
+        if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
+            self.write_error = "run did not complete: no documents written"
+            return
+        audit = self.build()
+        self.write(audit)
+        if self.config.getoption("readiness_exit") == "verdict" and exitstatus in (
+            pytest.ExitCode.OK,
+            pytest.ExitCode.TESTS_FAILED,
+            pytest.ExitCode.NO_TESTS_COLLECTED,
+        ):
+            session.exitstatus = EXIT_CODES[audit.verdict.verdict]
+
+    def build(self) -> Audit:
+        if self.audit is None:
+            finished = (
+                _now(self.config) if self.config.getoption("readiness_now") else dt.datetime.now(dt.UTC)
+            )
+            run = RunInfo(self.run_id, self.started, max(finished, self.started), self.started.date())
+            self.audit = build_audit(
+                loaded_manifest(self.config),
+                list(self.records.values()),
+                run,
+                markexpr=str(self.config.getoption("markexpr") or ""),
+                keyword=str(self.config.getoption("keyword") or ""),
+            )
+        return self.audit
+
+    def out_dir(self) -> Path:
+        given = self.config.getoption("readiness_out")
+        if given:
+            return Path(given)
+        return self.config.invocation_params.dir / "readiness-reports" / f"{self.started:%Y%m%d}"
+
+    def write(self, audit: Audit) -> None:
+        documents = render_all(audit)
+        documents[f"READINESS_RESULTS_{audit.run.date:%Y%m%d}.json"] = (
+            json.dumps(audit.to_json(), indent=2, sort_keys=True, default=str) + "\n"
+        )
+        try:
+            self.written = write_documents(self.out_dir(), documents)
+        except DocumentWriteError as exc:
+            self.write_error = str(exc)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        if not self.controller:
+            return
+        tr = terminalreporter
+        if self.audit is None:
+            tr.write_sep("=", f"readiness: {self.write_error or 'no audit'}", red=True)
+            return
+        audit = self.audit
+        verdict = audit.verdict
+        colour = {"GO": "green", "CONDITIONAL GO": "yellow"}.get(verdict.verdict.value, "red")
+        tr.write_sep("=", f"readiness: {verdict.verdict.value} (risk {verdict.risk.value})", **{colour: True})
+        for reason in verdict.reasons:
+            tr.write_line(f"  {reason}")
+        counts = audit.counts()
+        for priority, row in counts.items():
+            total = sum(row.values())
+            if total:
+                open_n = sum(n for o, n in row.items() if o.is_open)
+                detail = ", ".join(f"{n} {o.value}" for o, n in row.items() if n)
+                tr.write_line(f"  {priority.value}: {open_n} open of {total} ({detail})")
+        tr.write_line(f"  scope: {audit.scope.describe()}")
+        if self.write_error:
+            tr.write_line(f"  documents NOT written: {self.write_error}", red=True)
+        else:
+            tr.write_line(f"  documents: {self.out_dir()} ({len(self.written)} files)")
