@@ -1,0 +1,265 @@
+"""Front proxies for the BigQuery and Cloud Storage emulators.
+
+The emulators grant every testIamPermissions (BigQuery) or have no bucket IAM at all
+(fake-gcs-server), and BigQuery dry runs report 0 bytes. A front answers exactly those calls
+from configured state and relays every other request to the emulator unchanged, so the
+clients see one endpoint, and fault rules can hit any call, forwarded or not.
+
+Configured state is authoritative: testIamPermissions on a table or bucket the front was not
+told about answers 404, as the real API does for a missing resource.
+"""
+
+from __future__ import annotations
+
+import http.client
+import re
+from collections.abc import Iterable
+from urllib.parse import urlsplit
+
+from sandbox.fakes.http import ApiError, FakeServer, JsonDict, Request, Response
+
+# RFC 9110 section 7.6.1 hop-by-hop headers, never relayed by a proxy; Host and
+# Content-Length are rewritten for the new hop, and bodies are relayed de-chunked.
+_HOP_BY_HOP = frozenset(
+    {
+        "connection",
+        "keep-alive",
+        "proxy-authenticate",
+        "proxy-authorization",
+        "proxy-connection",
+        "te",
+        "trailer",
+        "transfer-encoding",
+        "upgrade",
+        "host",
+        "content-length",
+    }
+)
+
+
+class ProxyFront(FakeServer):
+    """Relays every request no route answers to `upstream_url`."""
+
+    legacy_error_reasons = True  # BigQuery and Storage JSON APIs send errors[].reason
+
+    def __init__(self, upstream_url: str, upstream_timeout: float = 30.0) -> None:
+        super().__init__()
+        self.upstream_url = upstream_url.rstrip("/")
+        self.upstream_timeout = upstream_timeout
+        self.fallback(self.forward, "forward")
+
+    def forward(self, request: Request) -> Response:
+        upstream = urlsplit(self.upstream_url)
+        connection_type = (
+            http.client.HTTPSConnection
+            if upstream.scheme == "https"
+            else http.client.HTTPConnection
+        )
+        connection = connection_type(
+            upstream.hostname or "127.0.0.1", upstream.port, timeout=self.upstream_timeout
+        )
+        # Headers named in Connection are hop-by-hop too.
+        named = {
+            token.strip().lower()
+            for token in (request.header("Connection") or "").split(",")
+            if token.strip()
+        }
+        try:
+            connection.putrequest(
+                request.method,
+                upstream.path + request.target,
+                skip_host=True,
+                skip_accept_encoding=True,
+            )
+            connection.putheader("Host", upstream.netloc)
+            for name, value in request.header_items:
+                if name.lower() not in _HOP_BY_HOP and name.lower() not in named:
+                    connection.putheader(name, value)
+            if request.body or request.method in ("POST", "PUT", "PATCH"):
+                connection.putheader("Content-Length", str(len(request.body)))
+            connection.endheaders(request.body or None)
+            reply = connection.getresponse()
+            body = reply.read()
+            headers = [
+                (name, self._rewrite_location(name, value))
+                for name, value in reply.getheaders()
+                if name.lower() not in _HOP_BY_HOP
+            ]
+            return Response(reply.status, body, headers)
+        except (OSError, http.client.HTTPException) as exc:
+            raise ApiError(502, f"Upstream {self.upstream_url} failed: {exc}") from exc
+        finally:
+            connection.close()
+
+    def _rewrite_location(self, name: str, value: str) -> str:
+        # Resumable uploads send the client on to a Location URL; pointing it at the front
+        # keeps the follow-up requests countable and faultable.
+        if name.lower() == "location" and value.startswith(self.upstream_url):
+            return self.url + value[len(self.upstream_url) :]
+        return value
+
+
+def _granted(asked: Iterable[str], granted: set[str]) -> list[str]:
+    return [p for p in asked if p in granted]
+
+
+_P, _SEG = r"(?P<project>[^/:]+)", r"[^/:]+"
+# Backticked names: `p.d.t`, `d.t` (job project) or `t` (default dataset); `p`.`d`.`t` is
+# folded into the first form before matching.
+_BACKTICKED = re.compile(r"`([^`\s]+)`")
+
+
+class BigQueryFront(ProxyFront):
+    """Answers table testIamPermissions and dry-run queries; relays the rest.
+
+    google-cloud-bigquery 3.x only has table-level `Client.test_iam_permissions`
+    (POST .../tables/{t}:testIamPermissions); there is no dataset-level method to answer.
+    """
+
+    def __init__(self, upstream_url: str, location: str = "US") -> None:
+        super().__init__(upstream_url)
+        self.location = location
+        self.table_permissions: dict[str, set[str]] = {}  # "project.dataset.table" -> granted
+        self.table_bytes: dict[str, int] = {}  # "project.dataset.table" -> bytes a scan reads
+        base = rf"/bigquery/v2/projects/{_P}"
+        self.route(
+            "POST",
+            rf"{base}/datasets/(?P<dataset>{_SEG})/tables/(?P<table>{_SEG}):testIamPermissions",
+            self._test_table_iam,
+            "bigquery.tables.testIamPermissions",
+        )
+        self.route("POST", rf"{base}/jobs", self._jobs_insert, "bigquery.jobs.insert")
+        self.route("POST", rf"{base}/queries", self._jobs_query, "bigquery.jobs.query")
+
+    def grant_table(self, table_id: str, permissions: Iterable[str]) -> None:
+        """Declare table `project.dataset.table` with the permissions the caller holds."""
+        self.table_permissions[table_id] = set(permissions)
+
+    def set_table_bytes(self, table_id: str, size: int) -> None:
+        self.table_bytes[table_id] = size
+
+    def _test_table_iam(self, request: Request) -> Response:
+        p = request.params
+        table_id = f"{p['project']}.{p['dataset']}.{p['table']}"
+        granted = self.table_permissions.get(table_id)
+        if granted is None:
+            raise ApiError(404, f"Not found: Table {p['project']}:{p['dataset']}.{p['table']}")
+        permissions = _granted(request.json().get("permissions", []), granted)
+        return Response.of_json({"permissions": permissions} if permissions else {})
+
+    def _referenced(self, sql: str, project: str, default_dataset: JsonDict | None) -> list[str]:
+        found: list[str] = []
+        for name in _BACKTICKED.findall(sql.replace("`.`", ".")):
+            parts = name.split(".")
+            if len(parts) == 2:
+                parts = [project, *parts]
+            elif len(parts) == 1 and default_dataset:
+                parts = [
+                    default_dataset.get("projectId", project),
+                    default_dataset["datasetId"],
+                    *parts,
+                ]
+            table_id = ".".join(parts)
+            if len(parts) == 3 and table_id not in found:
+                found.append(table_id)
+        return found
+
+    def _dry_run_stats(
+        self, sql: str, project: str, default_dataset: JsonDict | None
+    ) -> tuple[str, list[JsonDict]]:
+        tables = [
+            t for t in self._referenced(sql, project, default_dataset) if t in self.table_bytes
+        ]
+        total = sum(self.table_bytes[t] for t in tables)
+        references = [
+            dict(zip(("projectId", "datasetId", "tableId"), t.split("."), strict=True))
+            for t in tables
+        ]
+        return str(total), references  # int64 is a JSON string in BigQuery responses
+
+    def _jobs_insert(self, request: Request) -> Response:
+        job = request.json()
+        configuration = job.get("configuration", {})
+        if not (configuration.get("dryRun") and "query" in configuration):
+            return self.forward(request)
+        query = configuration["query"]
+        reference = job.get("jobReference", {})
+        project = reference.get("projectId", request.params["project"])
+        total, tables = self._dry_run_stats(
+            query.get("query", ""), project, query.get("defaultDataset")
+        )
+        statistics: JsonDict = {
+            "totalBytesProcessed": total,
+            "totalBytesProcessedAccuracy": "PRECISE",
+            "totalBytesBilled": "0",
+            "cacheHit": False,
+            "statementType": "SELECT",
+        }
+        if tables:
+            statistics["referencedTables"] = tables
+        return Response.of_json(
+            {
+                "kind": "bigquery#job",
+                "etag": '"dry-run"',
+                # Real dry runs create no job: the reference has no jobId.
+                "jobReference": {
+                    "projectId": project,
+                    "location": reference.get("location") or self.location,
+                },
+                "configuration": {**configuration, "jobType": "QUERY"},
+                "status": {"state": "DONE"},
+                "statistics": {
+                    "creationTime": "1704067200000",
+                    "totalBytesProcessed": total,
+                    "query": statistics,
+                },
+            }
+        )
+
+    def _jobs_query(self, request: Request) -> Response:
+        body = request.json()
+        if not body.get("dryRun"):
+            return self.forward(request)
+        project = request.params["project"]
+        total, _ = self._dry_run_stats(body.get("query", ""), project, body.get("defaultDataset"))
+        return Response.of_json(
+            {
+                "kind": "bigquery#queryResponse",
+                "jobReference": {
+                    "projectId": project,
+                    "location": body.get("location") or self.location,
+                },
+                "totalBytesProcessed": total,
+                "cacheHit": False,
+            }
+        )
+
+
+class StorageFront(ProxyFront):
+    """Answers bucket iam/testPermissions; relays objects, uploads and downloads."""
+
+    def __init__(self, upstream_url: str) -> None:
+        super().__init__(upstream_url)
+        self.bucket_permissions: dict[str, set[str]] = {}
+        self.route(
+            "GET",
+            r"/storage/v1/b/(?P<bucket>[^/]+)/iam/testPermissions",
+            self._test_bucket_iam,
+            "storage.buckets.testIamPermissions",
+        )
+
+    def grant_bucket(self, bucket: str, permissions: Iterable[str]) -> None:
+        """Declare `bucket` with the permissions the caller holds on it."""
+        self.bucket_permissions[bucket] = set(permissions)
+
+    def _test_bucket_iam(self, request: Request) -> Response:
+        bucket = request.params["bucket"]
+        granted = self.bucket_permissions.get(bucket)
+        if granted is None:
+            raise ApiError(404, "The specified bucket does not exist.")
+        # The permissions come as repeated query parameters: ?permissions=a&permissions=b
+        permissions = _granted(request.query.get("permissions", []), granted)
+        body: JsonDict = {"kind": "storage#testIamPermissionsResponse"}
+        if permissions:
+            body["permissions"] = permissions
+        return Response.of_json(body)

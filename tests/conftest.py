@@ -1,0 +1,127 @@
+"""Shared helpers: build a small target repository, write its manifest, run the real suite on it."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import textwrap
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+pytest_plugins = ["pytester"]
+
+REPO = Path(__file__).resolve().parents[1]
+
+#: The minimal manifest head every test manifest starts from (phase 4C starts 2026-11-23).
+MANIFEST_HEAD = """\
+[project]
+name = "Demo"
+root = "."
+phase = "4C"
+requirements = ["requirements.txt"]
+
+[[phases]]
+id = "4C"
+name = "Naming remediation"
+start = 2026-11-23
+
+[[phases]]
+id = "5"
+name = "Extraction"
+start = 2026-12-07
+"""
+
+
+class TargetRepo:
+    """A pipeline repository in a temporary folder, optionally with real git history."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        root.mkdir(parents=True, exist_ok=True)
+
+    def write(self, rel: str, text: str, mode: int | None = None) -> Path:
+        path = self.root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(textwrap.dedent(text))
+        if mode is not None:
+            path.chmod(mode)
+        return path
+
+    def manifest(self, body: str, head: str = MANIFEST_HEAD) -> Path:
+        return self.write("readiness.toml", head + textwrap.dedent(body))
+
+    def git(self, *args: str, date: str | None = None) -> str:
+        env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
+                   GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
+        if date:
+            env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
+        proc = subprocess.run(["git", "-C", str(self.root), *args], env=env, check=True,
+                              capture_output=True, text=True)
+        return proc.stdout
+
+    def commit_all(self, message: str, date: str) -> None:
+        if not (self.root / ".git").exists():
+            self.git("init", "-q", "-b", "main")
+        self.git("add", "-A")
+        self.git("commit", "-q", "-m", message, date=date)
+
+
+@dataclass
+class AuditRun:
+    result: pytest.RunResult
+    out_dir: Path
+
+    @property
+    def ret(self) -> int:
+        return int(self.result.ret)
+
+    @property
+    def output(self) -> str:
+        return self.result.stdout.str() + "\n" + self.result.stderr.str()
+
+    def json(self) -> dict[str, Any]:
+        files = sorted(self.out_dir.glob("READINESS_RESULTS_*.json"))
+        assert files, f"no results JSON in {self.out_dir}: {self.output}"
+        data: dict[str, Any] = json.loads(files[0].read_text())
+        return data
+
+    def doc(self, stem: str) -> str:
+        files = sorted(self.out_dir.glob(f"{stem}_*.md"))
+        assert files, f"no {stem} document in {self.out_dir}"
+        return files[0].read_text()
+
+    def case(self, criterion: str, subject: str) -> dict[str, Any]:
+        for case in self.json()["cases"]:
+            if case["criterion"] == criterion and case["subject"] == subject:
+                return dict(case)
+        raise AssertionError(f"no case {criterion}:{subject}")
+
+    def script(self, path: str) -> dict[str, Any]:
+        for row in self.json()["inventory"]:
+            if row["path"] == path:
+                return dict(row)
+        raise AssertionError(f"no inventory row for {path}")
+
+
+def run_suite(pytester: pytest.Pytester, manifest: Path, *args: str, out: str = "out") -> AuditRun:
+    """Run the real readiness suite (this repository's checks and plugins) on a manifest."""
+    out_dir = pytester.path / out
+    result = pytester.runpytest_subprocess(
+        "-c", str(REPO / "pytest.ini"),
+        "--rootdir", str(REPO),
+        str(REPO / "checks"),
+        "--manifest", str(manifest),
+        "--readiness-out", str(out_dir),
+        "--readiness-now", "2026-11-22T06:00:00",
+        *args,
+    )
+    return AuditRun(result, out_dir)
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> TargetRepo:
+    return TargetRepo(tmp_path / "target")
