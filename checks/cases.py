@@ -98,9 +98,22 @@ def cases_for(criterion_id: str, loaded: LoadedManifest) -> list[Case]:
         if criterion_id == "script_exists" and isinstance(item, Script) and blocker.delay_hours is None:
             # A missing script delays the phase by the time it takes to write it.
             blocker = blocker.model_copy(update={"delay_hours": item.create_hours})
-        owner = item.owner or (settings.owner if settings else "")
+        owner = _owner(loaded, item, criterion, settings.owner if settings else "")
         cases.append(Case(criterion, item, item.priority_for(criterion_id, phase), phase, blocker, owner))
     return cases
+
+
+def _owner(loaded: LoadedManifest, item: Item, criterion: Criterion, criterion_owner: str) -> str:
+    """The item's owner, else the criterion's, else by category or area, else the default."""
+    owners = loaded.manifest.owners
+    category = item.category.value if isinstance(item, Script) else ""
+    return (
+        item.owner
+        or criterion_owner
+        or owners.by_category.get(category, "")
+        or owners.by_category.get(criterion.area.value, "")
+        or owners.default
+    )
 
 
 def param_for(case: Case) -> Any:

@@ -31,15 +31,19 @@ from checks.priority import Priority
 __all__ = [
     "Blocker",
     "Category",
+    "History",
     "LoadedManifest",
     "Manifest",
     "ManifestError",
+    "Notify",
+    "Owners",
     "Package",
     "Phase",
     "Project",
     "Script",
     "ScriptKind",
     "Tool",
+    "Waiver",
     "load_manifest",
 ]
 
@@ -264,6 +268,39 @@ class Tool(_Item):
         return self.name
 
 
+class Owners(_Strict):
+    """Who owns a blocker when its item names nobody: by script category or area, else a default."""
+
+    default: str = ""
+    #: Script category ("generation", ...) or blocker area ("dependencies", ...) -> owner.
+    by_category: dict[str, str] = {}
+
+
+class Waiver(_Strict):
+    """Accepted risk: a verified failure of matching cases does not count until `expires`."""
+
+    #: Case key `criterion:subject`, or an fnmatch pattern over keys ("cli_flags:scripts/*").
+    case: str = Field(min_length=1)
+    reason: str = Field(min_length=1)
+    owner: str = Field(min_length=1)
+    #: Last day the waiver holds; the case blocks again the day after.
+    expires: date
+
+
+class History(_Strict):
+    """Where run history goes: an SQLite file path (relative to the manifest) or bq://p.d.t."""
+
+    store: str = ""
+    #: How many past runs the trend chart and flapping detection look at.
+    trend_runs: int = Field(default=14, ge=2, le=365)
+
+
+class Notify(_Strict):
+    """Posting the verdict to a chat webhook. The URL is a secret: name the variable holding it."""
+
+    webhook_env: str = ""
+
+
 class CriterionSettings(_Strict):
     """Manifest-wide settings for one criterion: its blocker metadata."""
 
@@ -285,6 +322,10 @@ class Manifest(_Strict):
     packages: list[Package] = []
     tools: list[Tool] = []
     criteria: dict[str, CriterionSettings] = {}
+    owners: Owners = Owners()
+    waivers: list[Waiver] = []
+    history: History = History()
+    notify: Notify = Notify()
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:
