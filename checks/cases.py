@@ -8,12 +8,14 @@ from typing import Any, Final
 import pytest
 
 from checks.criteria import CRITERIA, Criterion, SubjectKind
-from checks.manifest import Blocker, LoadedManifest, Package, Script, Tool
+from checks.manifest import SECTION_SUBJECT, Blocker, LoadedManifest, Script
+from checks.manifest_base import AuditedItem
+from checks.manifest_gcp import Bucket, Dataset, FamilyTarget, Identity
 from checks.priority import Priority
 
 __all__ = ["FACTS_KEY", "Case", "Item", "cases_for", "param_for"]
 
-Item = Script | Package | Tool
+Item = AuditedItem
 
 #: Facts a check gathered while it ran (versions found, imports seen); they travel on the report.
 FACTS_KEY: Final = pytest.StashKey[dict[str, Any]]()
@@ -63,24 +65,67 @@ class Case:
         }
 
 
+def _identities(loaded: LoadedManifest) -> list[Item]:
+    gcp = loaded.manifest.gcp
+    if gcp is None:
+        return []
+    name = gcp.impersonate or "application default credentials"
+    return [Identity(name=name, priority=gcp.priority)]
+
+
+def _family_targets(loaded: LoadedManifest) -> list[Item]:
+    mandates = {m.id: m for m in loaded.manifest.mandates}
+    targets: list[Item] = []
+    for dataset in loaded.manifest.datasets:
+        for mandate_id in dataset.mandates:
+            for family in mandates[mandate_id].families:
+                targets.append(
+                    FamilyTarget(
+                        dataset=dataset.subject,
+                        mandate=mandate_id,
+                        family=family,
+                        phases=dataset.phases,
+                        priority=dataset.priority,
+                        criteria=dataset.criteria,
+                        blocker=dataset.blocker,
+                        owner=dataset.owner,
+                    )
+                )
+    return targets
+
+
 def _items(loaded: LoadedManifest, kind: SubjectKind) -> list[Item]:
-    m = loaded.manifest
-    if kind is SubjectKind.SCRIPT:
-        return list(m.scripts)
-    if kind is SubjectKind.PACKAGE:
-        return list(m.packages)
-    return list(m.tools)
+    if kind is SubjectKind.IDENTITY:
+        return _identities(loaded)
+    if kind is SubjectKind.FAMILY:
+        return _family_targets(loaded)
+    section = next(s for s, k in SECTION_SUBJECT.items() if k is kind)
+    return list(getattr(loaded.manifest, section))
 
 
 def _applies(criterion: Criterion, item: Item, loaded: LoadedManifest) -> bool:
-    if not isinstance(item, Script):
+    cid = criterion.id
+    if isinstance(item, Script):
+        if criterion.script_kinds and item.script_kind.value not in criterion.script_kinds:
+            return False
+        if cid == "cli_flags" and not item.flags:
+            return False
+        if cid in _NEEDS_PRESENT_FILE:
+            return (loaded.root / item.path).is_file()
         return True
-    if criterion.script_kinds and item.script_kind.value not in criterion.script_kinds:
-        return False
-    if criterion.id == "cli_flags" and not item.flags:
-        return False
-    if criterion.id in _NEEDS_PRESENT_FILE:
-        return (loaded.root / item.path).is_file()
+    if isinstance(item, Identity):
+        gcp = loaded.manifest.gcp
+        return cid != "credentials_impersonation" or bool(gcp and gcp.impersonate)
+    if isinstance(item, Dataset):
+        return cid != "bq_write_probe" or item.writes
+    if isinstance(item, FamilyTarget):
+        if cid == "schema_mandate":
+            return bool(item.family.required_columns)
+        return bool(item.family.table_pattern or item.family.column_pattern)
+    if isinstance(item, Bucket):
+        if cid == "checkpoint_fresh":
+            return bool(item.checkpoint_prefix)
+        return cid != "gcs_write_probe" or item.writes
     return True
 
 

@@ -20,6 +20,23 @@ class SubjectKind(StrEnum):
     SCRIPT = "script"
     PACKAGE = "package"
     TOOL = "tool"
+    IDENTITY = "identity"
+    DATASET = "dataset"
+    #: A mandate family applied to a dataset (derived from `datasets[].mandates`).
+    FAMILY = "family"
+    SOURCE_TABLE = "source table"
+    LEGACY_VIEWS = "legacy views"
+    QUERY = "query"
+    BUCKET = "bucket"
+    JOB = "job"
+    PERMISSION_SET = "permissions"
+    QUOTA = "quota"
+    API = "api"
+
+    @property
+    def google(self) -> bool:
+        """Criteria over this kind talk to Google APIs (and need credentials)."""
+        return self not in (SubjectKind.SCRIPT, SubjectKind.PACKAGE, SubjectKind.TOOL)
 
 
 class Area(StrEnum):
@@ -169,6 +186,187 @@ CRITERIA: Final[dict[str, Criterion]] = {
             Area.DEPENDENCIES,
             impact="operators cannot run the phase's commands",
             action="install or upgrade the tool",
+        ),
+        # -- the Google side ---------------------------------------------------------------
+        Criterion(
+            "credentials_token",
+            "credentials yield an access token",
+            SubjectKind.IDENTITY,
+            Area.INFRASTRUCTURE,
+            section="Credentials and identity",
+            impact="nothing on Google Cloud can be run or verified",
+            action="run `gcloud auth application-default login` or provide workload identity",
+        ),
+        Criterion(
+            "credentials_impersonation",
+            "pipeline service account can be impersonated",
+            SubjectKind.IDENTITY,
+            Area.INFRASTRUCTURE,
+            section="Credentials and identity",
+            impact="checks and jobs cannot act as the pipeline identity",
+            action="grant roles/iam.serviceAccountTokenCreator on the service account",
+        ),
+        Criterion(
+            "sa_key_age",
+            "no user-managed key older than the limit",
+            SubjectKind.IDENTITY,
+            Area.INFRASTRUCTURE,
+            section="Credentials and identity",
+            impact="a long-lived key is a standing credential-leak risk",
+            action="rotate or delete the key; prefer workload identity",
+        ),
+        Criterion(
+            "dataset_reachable",
+            "dataset is reachable",
+            SubjectKind.DATASET,
+            Area.INFRASTRUCTURE,
+            section="BigQuery datasets",
+            impact="the phase cannot read or write its tables",
+            action="create the dataset or grant access to the pipeline identity",
+        ),
+        Criterion(
+            "dataset_inventory",
+            "table inventory as expected",
+            SubjectKind.DATASET,
+            Area.DATA_QUALITY,
+            section="BigQuery datasets",
+            impact="tables the phase expects are absent",
+            action="regenerate the missing tables before the phase starts",
+        ),
+        Criterion(
+            "bq_write_probe",
+            "pipeline identity can create, rename and delete tables",
+            SubjectKind.DATASET,
+            Area.INFRASTRUCTURE,
+            section="BigQuery datasets",
+            impact="the phase's writes fail part-way",
+            action="grant roles/bigquery.dataEditor on the dataset to the pipeline identity",
+        ),
+        Criterion(
+            "naming_mandate",
+            "table and column names follow the mandate",
+            SubjectKind.FAMILY,
+            Area.NAMING,
+            section="Naming and schema mandates",
+            impact="downstream code that relies on the mandated names breaks",
+            action="rename the non-compliant tables (see the inventory for the full list)",
+        ),
+        Criterion(
+            "schema_mandate",
+            "tables carry the mandated columns",
+            SubjectKind.FAMILY,
+            Area.DATA_QUALITY,
+            section="Naming and schema mandates",
+            impact="feature joins and training reads fail on missing columns",
+            action="regenerate the tables with the mandated schema",
+        ),
+        Criterion(
+            "legacy_views",
+            "legacy names are views expiring within the grace period",
+            SubjectKind.LEGACY_VIEWS,
+            Area.NAMING,
+            section="Naming and schema mandates",
+            impact="consumers of the old names break at the rename",
+            action="create the legacy-name views with an expiration inside the grace period",
+        ),
+        Criterion(
+            "source_fresh",
+            "source table exists, is non-empty and fresh",
+            SubjectKind.SOURCE_TABLE,
+            Area.DATA_QUALITY,
+            section="Data dependencies",
+            impact="derived tables would be generated from stale or missing data",
+            action="re-run the upstream load before the generation starts",
+        ),
+        Criterion(
+            "query_cost",
+            "dry-run cost within the phase budget",
+            SubjectKind.QUERY,
+            Area.INFRASTRUCTURE,
+            section="Quotas and cost",
+            impact="the phase overruns its budget or the daily quota",
+            action="partition/cluster the tables or narrow the queries",
+        ),
+        Criterion(
+            "bucket_reachable",
+            "bucket is reachable",
+            SubjectKind.BUCKET,
+            Area.INFRASTRUCTURE,
+            section="Cloud Storage",
+            impact="extract and merge jobs cannot read or write checkpoints",
+            action="create the bucket or grant access to the pipeline identity",
+        ),
+        Criterion(
+            "checkpoint_fresh",
+            "checkpoints are readable and recent",
+            SubjectKind.BUCKET,
+            Area.DATA_QUALITY,
+            section="Cloud Storage",
+            impact="a resumed run starts from stale checkpoints",
+            action="re-run the extraction that writes the checkpoints",
+        ),
+        Criterion(
+            "gcs_write_probe",
+            "pipeline identity can write, read back and delete objects",
+            SubjectKind.BUCKET,
+            Area.INFRASTRUCTURE,
+            section="Cloud Storage",
+            impact="checkpoint writes fail during the run",
+            action="grant roles/storage.objectAdmin on the bucket to the pipeline identity",
+        ),
+        Criterion(
+            "run_job_ready",
+            "Cloud Run job exists and is ready",
+            SubjectKind.JOB,
+            Area.INFRASTRUCTURE,
+            section="Cloud Run jobs",
+            impact="the job cannot be executed",
+            action="deploy the job (gcloud run jobs deploy)",
+        ),
+        Criterion(
+            "run_job_config",
+            "job image, service account and timeout as declared",
+            SubjectKind.JOB,
+            Area.INFRASTRUCTURE,
+            section="Cloud Run jobs",
+            impact="the job runs stale code or as the wrong identity, or times out",
+            action="redeploy the job with the declared image, service account and timeout",
+        ),
+        Criterion(
+            "run_job_last_execution",
+            "latest execution succeeded",
+            SubjectKind.JOB,
+            Area.INFRASTRUCTURE,
+            section="Cloud Run jobs",
+            impact="the job is likely to fail again",
+            action="read the failed execution's logs and fix the cause",
+        ),
+        Criterion(
+            "iam_permissions",
+            "pipeline identity holds the phase's permissions",
+            SubjectKind.PERMISSION_SET,
+            Area.INFRASTRUCTURE,
+            section="IAM permissions",
+            impact="the phase's steps fail with 403",
+            action="grant the missing permissions (a role that contains them)",
+        ),
+        Criterion(
+            "quota_headroom",
+            "quota covers the phase's planned usage",
+            SubjectKind.QUOTA,
+            Area.INFRASTRUCTURE,
+            section="Quotas and cost",
+            impact="the phase is throttled or stopped by a quota",
+            action="request a quota increase or spread the work over days",
+        ),
+        Criterion(
+            "api_enabled",
+            "API is enabled",
+            SubjectKind.API,
+            Area.INFRASTRUCTURE,
+            section="Enabled APIs",
+            impact="every call to the API fails",
+            action="gcloud services enable the API",
         ),
     )
 }

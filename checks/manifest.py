@@ -11,14 +11,11 @@ import tomllib
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated, Any, Final, Self
+from typing import Any, Final, Self
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.version import InvalidVersion, Version
 from pydantic import (
-    BaseModel,
-    BeforeValidator,
-    ConfigDict,
     Field,
     ValidationError,
     field_validator,
@@ -26,9 +23,23 @@ from pydantic import (
 )
 
 from checks.criteria import CRITERIA, SubjectKind
-from checks.priority import Priority
+from checks.manifest_base import AuditedItem, Blocker, StrictModel
+from checks.manifest_gcp import (
+    Api,
+    Bucket,
+    Dataset,
+    Gcp,
+    Job,
+    LegacyViews,
+    Mandate,
+    PermissionSet,
+    Query,
+    Quota,
+    SourceTable,
+)
 
 __all__ = [
+    "SECTION_SUBJECT",
     "Blocker",
     "Category",
     "History",
@@ -50,43 +61,6 @@ __all__ = [
 
 class ManifestError(Exception):
     """A manifest problem, already phrased as one line: `<file>: <key>: <what is wrong>`."""
-
-
-def _parse_priority(value: object) -> Priority:
-    if isinstance(value, str) and value in Priority.__members__:
-        return Priority(value)
-    raise ValueError(f"unknown priority {value!r} (expected P0, P1, P2 or P3)")
-
-
-def _parse_priority_or_map(value: object) -> Priority | dict[str, Priority]:
-    if isinstance(value, dict):
-        return {str(phase): _parse_priority(p) for phase, p in value.items()}
-    return _parse_priority(value)
-
-
-PriorityField = Annotated[Priority, BeforeValidator(_parse_priority)]
-#: A priority for every phase, or a table `{phase id = priority}` when it differs by phase.
-PhasePriority = Annotated[Priority | dict[str, Priority], BeforeValidator(_parse_priority_or_map)]
-
-
-class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
-
-
-class Blocker(_Strict):
-    """What a failure of this item means, for the blocker analysis."""
-
-    impact: str = ""
-    mitigation: str = ""
-    workaround: str = ""
-    action: str = ""
-    #: Hours of delay to the phase if this blocker is open when it starts.
-    delay_hours: float | None = Field(default=None, ge=0)
-
-    def over(self, base: Blocker) -> Blocker:
-        """This metadata, with blanks filled from `base` (item over criterion over defaults)."""
-        merged = {k: (v if v not in ("", None) else getattr(base, k)) for k, v in self.model_dump().items()}
-        return Blocker(**merged)
 
 
 class Category(StrEnum):
@@ -117,7 +91,7 @@ class ScriptKind(StrEnum):
         return None
 
 
-class Project(_Strict):
+class Project(StrictModel):
     name: str = Field(min_length=1)
     #: Target repository root, relative to the manifest file.
     root: str = "."
@@ -129,48 +103,16 @@ class Project(_Strict):
     requirements: list[str] = []
 
 
-class Phase(_Strict):
+class Phase(StrictModel):
     id: str = Field(min_length=1)
     name: str
     start: date
     description: str = ""
+    #: What the phase's queries may cost (on-demand estimate from dry runs).
+    budget_usd: float | None = Field(default=None, ge=0)
 
 
-class _Item(_Strict):
-    """Fields shared by every audited item."""
-
-    #: Phases that need the item; empty means every phase.
-    phases: list[str] = []
-    priority: PhasePriority = Priority.P2
-    #: Per-criterion priority overrides, e.g. `cli_flags = "P2"`.
-    criteria: dict[str, PriorityField] = {}
-    blocker: Blocker = Blocker()
-    owner: str = ""
-
-    def needed_by(self, phase: str) -> bool:
-        if isinstance(self.priority, dict):
-            return phase in self.priority
-        return not self.phases or phase in self.phases
-
-    def priority_for(self, criterion: str, phase: str) -> Priority:
-        """The priority of one case: an override for the criterion, else the item's for the phase.
-
-        An item the audited phase does not need is still audited (it feeds the inventory), but
-        at P3: its problems cannot delay this phase.
-        """
-        if criterion in self.criteria:
-            return self.criteria[criterion]
-        if not self.needed_by(phase):
-            return Priority.P3
-        if isinstance(self.priority, dict):
-            return self.priority[phase]
-        return self.priority
-
-    def phase_ids(self) -> list[str]:
-        return list(self.priority) if isinstance(self.priority, dict) else list(self.phases)
-
-
-class Script(_Item):
+class Script(AuditedItem):
     path: str
     purpose: str
     # Enums take their TOML string form (strict mode would demand enum instances).
@@ -225,7 +167,7 @@ class Script(_Item):
         return self.path
 
 
-class Package(_Item):
+class Package(AuditedItem):
     name: str = Field(min_length=1)
     spec: str = ""
 
@@ -247,7 +189,7 @@ class Package(_Item):
         return self.name
 
 
-class Tool(_Item):
+class Tool(AuditedItem):
     name: str = Field(min_length=1)
     min_version: str = ""
     #: Arguments that make the tool print its version.
@@ -268,7 +210,7 @@ class Tool(_Item):
         return self.name
 
 
-class Owners(_Strict):
+class Owners(StrictModel):
     """Who owns a blocker when its item names nobody: by script category or area, else a default."""
 
     default: str = ""
@@ -276,7 +218,7 @@ class Owners(_Strict):
     by_category: dict[str, str] = {}
 
 
-class Waiver(_Strict):
+class Waiver(StrictModel):
     """Accepted risk: a verified failure of matching cases does not count until `expires`."""
 
     #: Case key `criterion:subject`, or an fnmatch pattern over keys ("cli_flags:scripts/*").
@@ -287,7 +229,7 @@ class Waiver(_Strict):
     expires: date
 
 
-class History(_Strict):
+class History(StrictModel):
     """Where run history goes: an SQLite file path (relative to the manifest) or bq://p.d.t."""
 
     store: str = ""
@@ -295,27 +237,39 @@ class History(_Strict):
     trend_runs: int = Field(default=14, ge=2, le=365)
 
 
-class Notify(_Strict):
+class Notify(StrictModel):
     """Posting the verdict to a chat webhook. The URL is a secret: name the variable holding it."""
 
     webhook_env: str = ""
 
 
-class CriterionSettings(_Strict):
+class CriterionSettings(StrictModel):
     """Manifest-wide settings for one criterion: its blocker metadata."""
 
     blocker: Blocker = Blocker()
     owner: str = ""
 
 
-_SECTION_SUBJECT: Final[dict[str, SubjectKind]] = {
+#: Manifest sections of audited items and the subject kind of the criteria applied to them.
+SECTION_SUBJECT: Final[dict[str, SubjectKind]] = {
     "scripts": SubjectKind.SCRIPT,
     "packages": SubjectKind.PACKAGE,
     "tools": SubjectKind.TOOL,
+    "datasets": SubjectKind.DATASET,
+    "source_tables": SubjectKind.SOURCE_TABLE,
+    "legacy_views": SubjectKind.LEGACY_VIEWS,
+    "queries": SubjectKind.QUERY,
+    "buckets": SubjectKind.BUCKET,
+    "jobs": SubjectKind.JOB,
+    "permissions": SubjectKind.PERMISSION_SET,
+    "quotas": SubjectKind.QUOTA,
+    "apis": SubjectKind.API,
 }
+#: Sections that talk to Google and so need `[gcp]`.
+_GOOGLE_SECTIONS: Final = tuple(k for k in SECTION_SUBJECT if k not in ("scripts", "packages", "tools"))
 
 
-class Manifest(_Strict):
+class Manifest(StrictModel):
     project: Project
     phases: list[Phase] = Field(min_length=1)
     scripts: list[Script] = []
@@ -326,6 +280,18 @@ class Manifest(_Strict):
     waivers: list[Waiver] = []
     history: History = History()
     notify: Notify = Notify()
+    # -- the Google side ---------------------------------------------------------------------
+    gcp: Gcp | None = None
+    mandates: list[Mandate] = []
+    datasets: list[Dataset] = []
+    source_tables: list[SourceTable] = []
+    legacy_views: list[LegacyViews] = []
+    queries: list[Query] = []
+    buckets: list[Bucket] = []
+    jobs: list[Job] = []
+    permissions: list[PermissionSet] = []
+    quotas: list[Quota] = []
+    apis: list[Api] = []
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:
@@ -335,8 +301,8 @@ class Manifest(_Strict):
             raise ValueError(
                 f"project.phase {self.project.phase!r} is not one of the phases ({', '.join(phase_ids)})"
             )
-        for section, subject_kind in _SECTION_SUBJECT.items():
-            items: list[_Item] = getattr(self, section)
+        for section, subject_kind in SECTION_SUBJECT.items():
+            items: list[AuditedItem] = getattr(self, section)
             _no_duplicates(section, [_subject(i) for i in items])
             for index, item in enumerate(items):
                 where = f"{section}[{index}] {_subject(item)!r}"
@@ -345,8 +311,21 @@ class Manifest(_Strict):
                         raise ValueError(f"{where}: unknown phase {phase!r}")
                 for crit_id in item.criteria:
                     crit = CRITERIA.get(crit_id)
-                    if crit is None or crit.subject is not subject_kind:
+                    allowed = {subject_kind, SubjectKind.FAMILY} if section == "datasets" else {subject_kind}
+                    if crit is None or crit.subject not in allowed:
                         raise ValueError(f"{where}.criteria: unknown criterion {crit_id!r} for {section}")
+        if self.gcp is None:
+            for section in _GOOGLE_SECTIONS:
+                if getattr(self, section):
+                    raise ValueError(f"{section}: needs a [gcp] section (project, location, region)")
+        mandate_ids = [m.id for m in self.mandates]
+        _no_duplicates("mandates", mandate_ids)
+        for index, dataset in enumerate(self.datasets):
+            for mandate in dataset.mandates:
+                if mandate not in mandate_ids:
+                    raise ValueError(
+                        f"datasets[{index}] {dataset.id!r}.mandates: unknown mandate {mandate!r}"
+                    )
         for crit_id in self.criteria:
             if crit_id not in CRITERIA:
                 raise ValueError(
@@ -361,7 +340,7 @@ class Manifest(_Strict):
         raise KeyError(phase_id)
 
 
-def _subject(item: _Item) -> str:
+def _subject(item: AuditedItem) -> str:
     return str(getattr(item, "subject", ""))
 
 

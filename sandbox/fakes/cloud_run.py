@@ -122,9 +122,7 @@ class CloudRunFake(FakeServer):
         jobs, job = f"{_LOC}/jobs", rf"{_LOC}/jobs/(?P<job>{_SEG})"
         self.route("GET", job, self._get_job, "run.jobs.get")
         self.route("GET", jobs, self._list_jobs, "run.jobs.list")
-        self.route(
-            "POST", rf"{job}:testIamPermissions", self._test_iam, "run.jobs.testIamPermissions"
-        )
+        self.route("POST", rf"{job}:testIamPermissions", self._test_iam, "run.jobs.testIamPermissions")
         self.route("GET", rf"{job}/executions", self._list_executions, "run.executions.list")
         self.route(
             "GET",

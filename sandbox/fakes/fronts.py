@@ -51,9 +51,7 @@ class ProxyFront(FakeServer):
     def forward(self, request: Request) -> Response:
         upstream = urlsplit(self.upstream_url)
         connection_type = (
-            http.client.HTTPSConnection
-            if upstream.scheme == "https"
-            else http.client.HTTPConnection
+            http.client.HTTPSConnection if upstream.scheme == "https" else http.client.HTTPConnection
         )
         connection = connection_type(
             upstream.hostname or "127.0.0.1", upstream.port, timeout=self.upstream_timeout
@@ -167,13 +165,10 @@ class BigQueryFront(ProxyFront):
     def _dry_run_stats(
         self, sql: str, project: str, default_dataset: JsonDict | None
     ) -> tuple[str, list[JsonDict]]:
-        tables = [
-            t for t in self._referenced(sql, project, default_dataset) if t in self.table_bytes
-        ]
+        tables = [t for t in self._referenced(sql, project, default_dataset) if t in self.table_bytes]
         total = sum(self.table_bytes[t] for t in tables)
         references = [
-            dict(zip(("projectId", "datasetId", "tableId"), t.split("."), strict=True))
-            for t in tables
+            dict(zip(("projectId", "datasetId", "tableId"), t.split("."), strict=True)) for t in tables
         ]
         return str(total), references  # int64 is a JSON string in BigQuery responses
 
@@ -185,9 +180,7 @@ class BigQueryFront(ProxyFront):
         query = configuration["query"]
         reference = job.get("jobReference", {})
         project = reference.get("projectId", request.params["project"])
-        total, tables = self._dry_run_stats(
-            query.get("query", ""), project, query.get("defaultDataset")
-        )
+        total, tables = self._dry_run_stats(query.get("query", ""), project, query.get("defaultDataset"))
         statistics: JsonDict = {
             "totalBytesProcessed": total,
             "totalBytesProcessedAccuracy": "PRECISE",

@@ -64,9 +64,7 @@ UNMATCHED = "<unmatched>"
 class ApiError(Exception):
     """Raised by handlers; becomes a Google-format JSON error response."""
 
-    def __init__(
-        self, code: int, message: str, status: str | None = None, reason: str | None = None
-    ) -> None:
+    def __init__(self, code: int, message: str, status: str | None = None, reason: str | None = None) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
@@ -309,9 +307,7 @@ class FakeServer:
     # -- dispatch ----------------------------------------------------------------------------
 
     def error_response(self, error: ApiError) -> Response:
-        response = Response.of_json(
-            error_body(error, legacy_reasons=self.legacy_error_reasons), error.code
-        )
+        response = Response.of_json(error_body(error, legacy_reasons=self.legacy_error_reasons), error.code)
         return response
 
     def _match(self, method: str, path: str) -> tuple[_Route | None, re.Match[str] | None]:
@@ -371,9 +367,7 @@ class FakeServer:
 class _HTTPServer(ThreadingHTTPServer):
     daemon_threads = True
 
-    def __init__(
-        self, address: tuple[str, int], handler: type[_RequestHandler], fake: FakeServer
-    ) -> None:
+    def __init__(self, address: tuple[str, int], handler: type[_RequestHandler], fake: FakeServer) -> None:
         self.fake = fake
         self._connections: set[socket.socket] = set()
         self._connections_lock = threading.Lock()

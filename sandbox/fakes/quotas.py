@@ -87,9 +87,7 @@ class QuotasFake(FakeServer):
 
     def _list(self, request: Request) -> Response:
         project, service = request.params["project"], request.params["service"]
-        items = [
-            self._to_json(project, service, s) for s in self.quotas.get((project, service), [])
-        ]
+        items = [self._to_json(project, service, s) for s in self.quotas.get((project, service), [])]
         page, token = paginate(items, request)
         body: JsonDict = {"quotaInfos": page} if page else {}
         if token:
@@ -101,6 +99,4 @@ class QuotasFake(FakeServer):
         for seed in self.quotas.get((project, service), []):
             if seed.quota_id == request.params["quota_id"]:
                 return Response.of_json(self._to_json(project, service, seed))
-        raise ApiError(
-            404, f"QuotaInfo {request.params['quota_id']} of service {service} not found."
-        )
+        raise ApiError(404, f"QuotaInfo {request.params['quota_id']} of service {service} not found.")

@@ -1,0 +1,1 @@
+"""Reaching Google Cloud: credentials, clients built from the manifest, API errors in plain words."""
