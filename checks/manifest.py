@@ -51,6 +51,7 @@ __all__ = [
     "Package",
     "Phase",
     "Project",
+    "Sandbox",
     "Script",
     "ScriptKind",
     "Tool",
@@ -243,6 +244,13 @@ class Notify(StrictModel):
     webhook_env: str = ""
 
 
+class Sandbox(StrictModel):
+    """How `pytest --sandbox` seeds the local world for this manifest."""
+
+    #: Python file (relative to the manifest) defining `seed(world)`; empty = derive from the manifest.
+    seed: str = ""
+
+
 class CriterionSettings(StrictModel):
     """Manifest-wide settings for one criterion: its blocker metadata."""
 
@@ -280,6 +288,7 @@ class Manifest(StrictModel):
     waivers: list[Waiver] = []
     history: History = History()
     notify: Notify = Notify()
+    sandbox: Sandbox = Sandbox()
     # -- the Google side ---------------------------------------------------------------------
     gcp: Gcp | None = None
     mandates: list[Mandate] = []

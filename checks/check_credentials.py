@@ -1,0 +1,60 @@
+"""Credentials: a token can actually be obtained, impersonation works, no stale user-managed keys."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+import pytest
+from google.api_core import exceptions as api_exceptions
+
+from checks.cases import Case
+from checks.findings import finding
+from checks.gcp.access import GoogleAccess
+from checks.gcp.errors import api_call
+
+
+@pytest.mark.criterion("credentials_token")
+def check_credentials_token(case: Case, google: GoogleAccess, facts: dict[str, Any]) -> None:
+    # The fixture refreshed the credentials once; a token that is absent or already expired
+    # means the refresh "worked" without yielding anything usable.
+    credentials = google.identity.credentials
+    facts["principal"] = google.identity.principal
+    if not credentials.token or not credentials.valid:
+        finding(f"{google.identity.source_principal}: credentials yielded no valid access token")
+
+
+@pytest.mark.criterion("credentials_impersonation")
+def check_credentials_impersonation(case: Case, google: GoogleAccess, facts: dict[str, Any]) -> None:
+    facts["source_principal"] = google.identity.source_principal
+    if google.identity.principal != google.gcp.impersonate:
+        finding(f"checks run as {google.identity.principal}, not as {google.gcp.impersonate}")
+    if not google.identity.credentials.valid:
+        finding(f"impersonated token for {google.gcp.impersonate} is not valid")
+
+
+@pytest.mark.criterion("sa_key_age")
+def check_sa_key_age(case: Case, google: GoogleAccess, facts: dict[str, Any]) -> None:
+    principal = google.identity.principal
+    if not principal.endswith(".gserviceaccount.com"):
+        facts["keys"] = "not a service account"
+        return
+    url = f"{google.iam_url}/v1/projects/{google.project}/serviceAccounts/{principal}/keys"
+    with api_call("IAM"):
+        response = google.http.get(url, params={"keyTypes": "USER_MANAGED"}, timeout=google.timeout)
+        if response.status_code >= 400:
+            raise api_exceptions.from_http_response(response)
+        keys = response.json().get("keys", [])
+    limit = dt.timedelta(days=google.gcp.key_max_age_days)
+    now = dt.datetime.now(dt.UTC)
+    old = []
+    for key in keys:
+        created = dt.datetime.fromisoformat(key["validAfterTime"].replace("Z", "+00:00"))
+        if now - created > limit:
+            old.append(f"{key['name'].rsplit('/', 1)[-1]} ({(now - created).days} days)")
+    facts["user_managed_keys"] = len(keys)
+    if old:
+        finding(
+            f"{principal}: {len(old)} user-managed key(s) older than {google.gcp.key_max_age_days} days: "
+            + ", ".join(old)
+        )

@@ -1,0 +1,203 @@
+"""A local Google Cloud: every API the suite calls, on 127.0.0.1, behind real credentials.
+
+The BigQuery emulator and fake-gcs-server sit behind fronts (which also answer IAM tests and
+dry-run costs, count requests and inject faults); Cloud Run, Quotas, Service Usage, Resource
+Manager and IAM are REST fakes. A service-account key file whose token_uri points at the IAM
+fake is the world's Application Default Credentials, so google-auth really signs and exchanges
+a JWT. `env()` gives a suite process everything it needs to use the world instead of Google.
+
+Used by our tests (small seeds) and by `pytest --sandbox` (the example pipeline's seed).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+from pathlib import Path
+from types import TracebackType
+from typing import Any, Final, Self
+
+from google.auth.credentials import AnonymousCredentials
+
+from sandbox.credentials import write_service_account_key
+from sandbox.fakes import (
+    BigQueryFront,
+    CloudRunFake,
+    FakeServer,
+    ProjectSeed,
+    QuotasFake,
+    ResourceManagerFake,
+    ServiceUsageFake,
+    StorageFront,
+)
+from sandbox.fakes.auth import IamFake
+from sandbox.processes import LocalServer
+
+__all__ = ["RUNNER_NAME", "World"]
+
+#: The identity the suite's ADC names inside the world (the operator running the checks).
+RUNNER_NAME: Final = "readiness-runner"
+
+
+class World:
+    """Start with `with World(work_dir, project) as world:`; seed through the attributes."""
+
+    def __init__(
+        self,
+        work_dir: Path,
+        project: str,
+        *,
+        bigquery: bool = True,
+        storage: bool = True,
+        location: str = "US",
+    ) -> None:
+        self.work_dir = work_dir
+        self.project = project
+        self.location = location
+        self._want_bigquery = bigquery
+        self._want_storage = storage
+        self.runner = f"{RUNNER_NAME}@{project}.iam.gserviceaccount.com"
+        self.iam = IamFake()
+        self.cloud_run = CloudRunFake()
+        self.quotas = QuotasFake()
+        self.service_usage = ServiceUsageFake()
+        self.resource_manager = ResourceManagerFake()
+        self.bq_emulator: LocalServer | None = None
+        self.bq_front: BigQueryFront | None = None
+        self.gcs_emulator: LocalServer | None = None
+        self.gcs_front: StorageFront | None = None
+        self.key_file = work_dir / "adc-service-account.json"
+        self._stack = contextlib.ExitStack()
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    def start(self) -> Self:
+        self.work_dir.mkdir(parents=True, exist_ok=True)
+        try:
+            for fake in self.fakes():
+                fake.start()
+                self._stack.callback(fake.stop)
+            public = write_service_account_key(
+                self.key_file, self.runner, self.project, f"{self.iam.url}/token"
+            )
+            self.iam.add_account(self.runner, public)
+            self.service_usage.add_project(self.project)
+            self.resource_manager.add_project(ProjectSeed(project_id=self.project))
+            if self._want_bigquery:
+                self._start_bigquery()
+            if self._want_storage:
+                self._start_storage()
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def _start_bigquery(self) -> None:
+        from sandbox.bigquery_emulator import start_bigquery_emulator
+
+        self.bq_emulator = start_bigquery_emulator(self.work_dir / "bigquery", self.project)
+        self._stack.callback(self.bq_emulator.stop)
+        self.bq_front = BigQueryFront(self.bq_emulator.url, location=self.location)
+        self.bq_front.start()
+        self._stack.callback(self.bq_front.stop)
+
+    def _start_storage(self) -> None:
+        from sandbox.gcs_emulator import start_gcs_emulator
+
+        self.gcs_emulator = start_gcs_emulator(self.work_dir / "gcs")
+        self._stack.callback(self.gcs_emulator.stop)
+        self.gcs_front = StorageFront(self.gcs_emulator.url)
+        self.gcs_front.start()
+        self._stack.callback(self.gcs_front.stop)
+
+    def stop(self) -> None:
+        self._stack.close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    def fakes(self) -> list[FakeServer]:
+        return [self.iam, self.cloud_run, self.quotas, self.service_usage, self.resource_manager]
+
+    # -- what a suite process needs -------------------------------------------------------------
+
+    def endpoints(self) -> dict[str, str]:
+        urls = {
+            "run": self.cloud_run.url,
+            "quotas": self.quotas.url,
+            "serviceusage": self.service_usage.url,
+            "resourcemanager": self.resource_manager.url,
+            "iam": self.iam.url,
+            "iamcredentials": self.iam.url,
+        }
+        if self.bq_front is not None:
+            urls["bigquery"] = self.bq_front.url
+        if self.gcs_front is not None:
+            urls["storage"] = self.gcs_front.url
+        return urls
+
+    def env(self) -> dict[str, str]:
+        """Environment for a suite process: the world's ADC and endpoints, nothing of the host's."""
+        return {
+            "GOOGLE_APPLICATION_CREDENTIALS": str(self.key_file),
+            "READINESS_ENDPOINTS": json.dumps(self.endpoints(), sort_keys=True),
+            # Never fall back to the host's gcloud login or a metadata server.
+            "CLOUDSDK_CONFIG": str(self.work_dir / "no-gcloud-config"),
+            "NO_GCE_CHECK": "true",
+            # google-cloud-storage otherwise fetches bucket metadata in the background
+            # (extra, uncounted requests that also consume injected faults).
+            "DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA": "true",
+        }
+
+    @contextlib.contextmanager
+    def applied(self) -> Any:
+        """Set env() in this process for the duration (the sandbox runs the suite in-process)."""
+        saved = {k: os.environ.get(k) for k in self.env()}
+        os.environ.update(self.env())
+        try:
+            yield self
+        finally:
+            for key, value in saved.items():
+                if value is None:
+                    os.environ.pop(key, None)
+                else:
+                    os.environ[key] = value
+
+    # -- seeding clients (anonymous, straight to the emulators: seeding is not counted) -------------
+
+    def bigquery_admin(self) -> Any:
+        from google.cloud import bigquery
+
+        assert self.bq_emulator is not None, "world started without BigQuery"
+        return bigquery.Client(
+            project=self.project,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            location=self.location,
+            client_options={"api_endpoint": self.bq_emulator.url},
+        )
+
+    def storage_admin(self) -> Any:
+        from google.cloud import storage  # type: ignore[attr-defined]
+
+        assert self.gcs_emulator is not None, "world started without Cloud Storage"
+        return storage.Client(
+            project=self.project,
+            credentials=AnonymousCredentials(),  # type: ignore[no-untyped-call]
+            client_options={"api_endpoint": self.gcs_emulator.url},
+        )
+
+    def pipeline_account(self, name: str = "pipeline") -> str:
+        """A service account the runner may impersonate (as the pipeline's identity)."""
+        email = f"{name}@{self.project}.iam.gserviceaccount.com"
+        self.iam.add_account(email)
+        self.iam.allow_impersonation(self.runner, email)
+        return email
