@@ -375,7 +375,9 @@ class LoadedManifest:
         self.phase: Final = phase
 
 
-def load_manifest(path: Path, phase_override: str | None = None) -> LoadedManifest:
+def load_manifest(
+    path: Path, phase_override: str | None = None, root_override: Path | None = None
+) -> LoadedManifest:
     """Read and validate a manifest; every problem raises ManifestError naming file and key."""
     label = str(path)
     try:
@@ -403,9 +405,10 @@ def load_manifest(path: Path, phase_override: str | None = None) -> LoadedManife
     except KeyError:
         known = ", ".join(p.id for p in manifest.phases)
         raise ManifestError(f"{label}: phase {phase_id!r} is not one of the phases ({known})") from None
-    root = (path.parent / manifest.project.root).resolve()
+    root = (root_override or (path.parent / manifest.project.root)).resolve()
     if not root.is_dir():
-        raise ManifestError(f"{label}: project.root: target root {str(root)!r} is not a directory")
+        where = "--target-root" if root_override else "project.root"
+        raise ManifestError(f"{label}: {where}: target root {str(root)!r} is not a directory")
     return LoadedManifest(manifest, path.resolve(), root, phase)
 
 

@@ -32,6 +32,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="readiness manifest (default: $READINESS_MANIFEST, else readiness.toml beside pytest.ini)",
     )
     group.addoption(
+        "--target-root",
+        metavar="DIR",
+        default=None,
+        help="the pipeline repository to audit, instead of the manifest's project.root",
+    )
+    group.addoption(
         "--phase",
         metavar="ID",
         default=None,
@@ -50,7 +56,10 @@ def _manifest_path(config: pytest.Config) -> Path:
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
     try:
-        loaded = load_manifest(_manifest_path(config), config.getoption("phase"))
+        root = config.getoption("target_root")
+        loaded = load_manifest(
+            _manifest_path(config), config.getoption("phase"), Path(root) if root else None
+        )
     except ManifestError as exc:
         raise pytest.UsageError(str(exc)) from None
     config.stash[MANIFEST_KEY] = loaded
