@@ -38,6 +38,8 @@ __all__ = ["RUNNER_NAME", "World"]
 
 #: The identity the suite's ADC names inside the world (the operator running the checks).
 RUNNER_NAME: Final = "readiness-runner"
+#: The discard port on loopback: nothing listens, so a connection is refused at once.
+_DEAD_PROXY: Final = "http://127.0.0.1:9"
 
 
 class World:
@@ -156,6 +158,13 @@ class World:
             # google-cloud-storage otherwise fetches bucket metadata in the background
             # (extra, uncounted requests that also consume injected faults).
             "DISABLE_GCS_PYTHON_CLIENT_OTEL_BUCKET_METADATA": "true",
+            # The world is offline by construction: google-auth looks up "regional access
+            # boundaries" at the real iamcredentials.googleapis.com in the background, whatever
+            # our endpoints say. Everything not on loopback goes to a proxy port where nothing
+            # listens, so such a call fails at once on this machine instead of leaving it.
+            "HTTPS_PROXY": _DEAD_PROXY,
+            "HTTP_PROXY": _DEAD_PROXY,
+            "NO_PROXY": "127.0.0.1,localhost",
         }
 
     @contextlib.contextmanager

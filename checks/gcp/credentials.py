@@ -7,6 +7,7 @@ is not consulted: google.auth would otherwise wait seconds for it before saying 
 
 from __future__ import annotations
 
+import json
 import os
 from dataclasses import dataclass
 from typing import Any, Final
@@ -105,6 +106,27 @@ def resolve_identity(impersonate: str, iamcredentials_endpoint: str, timeout: fl
 
 def _safe(exc: Exception) -> str:
     """The first line of an auth error, without the response body google.auth appends."""
-    # google.auth puts the token endpoint's whole JSON reply in args[1]; keep only the summary.
+    # google.auth puts the token endpoint's whole JSON reply in args[1]; keep only the summary,
+    # plus the status and message when that reply is a Google error (which carries no token).
     first = exc.args[0] if exc.args else exc
-    return str(first).split("\n", 1)[0][:200]
+    summary = str(first).split("\n", 1)[0][:200]
+    reason = _error_reason(exc.args[1]) if len(exc.args) > 1 else ""
+    return f"{summary} ({reason})" if reason else summary
+
+
+def _error_reason(body: object) -> str:
+    """`STATUS: message` of an error reply; "" for anything else (a reply with a token, say)."""
+    if not isinstance(body, str):
+        return ""
+    try:
+        reply = json.loads(body)
+    except ValueError:
+        return ""
+    error = reply.get("error") if isinstance(reply, dict) else None
+    if isinstance(error, dict):  # Google APIs: {"error": {"code", "message", "status"}}
+        text = f"{error.get('status', '')}: {error.get('message', '')}"
+    elif isinstance(error, str):  # OAuth token endpoint: {"error", "error_description"}
+        text = f"{error}: {reply.get('error_description', '')}"
+    else:
+        return ""
+    return text.strip(": ").split("\n", 1)[0][:200]

@@ -77,7 +77,7 @@ class ProxyFront(FakeServer):
                 connection.putheader("Content-Length", str(len(request.body)))
             connection.endheaders(request.body or None)
             reply = connection.getresponse()
-            body = reply.read()
+            body = self._rewrite_links(reply.getheader("Content-Type") or "", reply.read())
             headers = [
                 (name, self._rewrite_location(name, value))
                 for name, value in reply.getheaders()
@@ -88,6 +88,13 @@ class ProxyFront(FakeServer):
             raise ApiError(502, f"Upstream {self.upstream_url} failed: {exc}") from exc
         finally:
             connection.close()
+
+    def _rewrite_links(self, content_type: str, body: bytes) -> bytes:
+        # Resources carry absolute links (an object's mediaLink, selfLink); the storage client
+        # downloads from mediaLink, which would otherwise bypass the front (uncounted, unfaultable).
+        if "json" not in content_type.lower():
+            return body
+        return body.replace(self.upstream_url.encode(), self.url.encode())
 
     def _rewrite_location(self, name: str, value: str) -> str:
         # Resumable uploads send the client on to a Location URL; pointing it at the front

@@ -1,0 +1,36 @@
+"""Enabled APIs: every API the phase calls is enabled on the project (Service Usage)."""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+import pytest
+
+from checks.cases import Case
+from checks.findings import finding
+from checks.gcp.access import GoogleAccess
+from checks.gcp.errors import api_call
+from checks.manifest_gcp import Api
+
+API: Final = "Service Usage"
+
+
+@pytest.mark.criterion("api_enabled")
+def check_api_enabled(case: Case, google: GoogleAccess, facts: dict[str, Any]) -> None:
+    api = case.item
+    assert isinstance(api, Api)
+    # A 403 here (no serviceusage.services.get, or an unknown project) says nothing about the
+    # API's state: it escapes as unverified rather than a finding.
+    with api_call(API):
+        service = google.service_usage.get_service(
+            request={"name": f"projects/{google.project}/services/{api.name}"},
+            retry=google.read_retry(API),
+            timeout=google.timeout,
+        )
+    state = service.state.name
+    facts["state"] = state
+    if state != "ENABLED":
+        finding(
+            f"{api.name}: {state.lower()} on project {google.project} "
+            f"(gcloud services enable {api.name} --project {google.project})"
+        )

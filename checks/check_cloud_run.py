@@ -1,0 +1,164 @@
+"""Cloud Run jobs: deployed and ready, configured as declared, and how their latest execution ended."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any, Final
+
+import pytest
+from google.api_core import exceptions as api_exceptions
+
+from checks.cases import Case
+from checks.findings import finding, unverified
+from checks.gcp.access import GoogleAccess
+from checks.gcp.errors import api_call, describe
+from checks.inspect.git_history import last_commit_dates
+from checks.manifest import LoadedManifest
+from checks.manifest_gcp import Job
+
+API: Final = "Cloud Run"
+
+# Enum names, not run_v2 enums: importing the Run client at collection would slow every run.
+_SUCCEEDED: Final = "CONDITION_SUCCEEDED"
+
+
+def _job(case: Case) -> Job:
+    assert isinstance(case.item, Job)
+    return case.item
+
+
+def job_name(job: Job, google: GoogleAccess) -> str:
+    return f"projects/{google.project}/locations/{job.region or google.gcp.region}/jobs/{job.name}"
+
+
+def _where(job: Job, google: GoogleAccess) -> str:
+    return f"{job.name} (project {google.project}, region {job.region or google.gcp.region})"
+
+
+def _get_job(job: Job, google: GoogleAccess, *, missing_is_finding: bool) -> Any:
+    """The deployed job. Only run_job_ready reports absence as a finding; the other criteria
+    cannot be verified without the job and say so, so a missing job is one finding, not three."""
+    __tracebackhide__ = True
+    name = job_name(job, google)
+    with api_call(API):
+        try:
+            return google.run_jobs.get_job(name=name, retry=google.read_retry(API), timeout=google.timeout)
+        except api_exceptions.NotFound:
+            if missing_is_finding:
+                finding(f"{_where(job, google)}: job not found")
+            unverified(f"{_where(job, google)}: job not found (reported by run_job_ready)")
+        except api_exceptions.Forbidden as exc:
+            if missing_is_finding:
+                who = google.identity.principal
+                finding(f"{_where(job, google)}: {who} cannot read the job: {describe(API, exc)}")
+            unverified(f"{_where(job, google)}: job not readable (reported by run_job_ready)")
+
+
+def _condition_text(condition: Any) -> str:
+    parts = [condition.state.name]
+    for reason in (condition.reason, condition.execution_reason):
+        if reason:  # enum value 0 is "undefined"
+            parts.append(reason.name)
+    text = " ".join(parts)
+    return f"{text}: {condition.message}" if condition.message else text
+
+
+@pytest.mark.criterion("run_job_ready")
+def check_run_job_ready(case: Case, google: GoogleAccess, facts: dict[str, Any]) -> None:
+    job = _job(case)
+    found = _get_job(job, google, missing_is_finding=True)
+    facts["generation"] = found.generation
+    facts["executions"] = found.execution_count
+    condition = found.terminal_condition
+    facts["terminal_condition"] = _condition_text(condition) if condition.type_ else "none"
+    if not condition.type_:
+        finding(f"{_where(job, google)}: no terminal condition reported (still deploying?)")
+    if condition.state.name != _SUCCEEDED:
+        finding(f"{_where(job, google)}: not ready: {condition.type_} {_condition_text(condition)}")
+
+
+@pytest.mark.criterion("run_job_config")
+def check_run_job_config(
+    case: Case, google: GoogleAccess, manifest: LoadedManifest, facts: dict[str, Any]
+) -> None:
+    job = _job(case)
+    found = _get_job(job, google, missing_is_finding=False)
+    task = found.template.template
+    images = [c.image for c in task.containers]
+    facts["images"] = images
+    facts["service_account"] = task.service_account or "default compute service account"
+    facts["timeout_seconds"] = int(task.timeout.total_seconds()) if task.timeout else None
+    problems: list[str] = []
+    if job.image and not any(image.startswith(job.image) for image in images):
+        problems.append(f"image {', '.join(images) or 'none'} is not {job.image}")
+    if job.service_account and task.service_account != job.service_account:
+        problems.append(f"runs as {facts['service_account']}, not {job.service_account}")
+    if job.timeout_seconds is not None and facts["timeout_seconds"] != job.timeout_seconds:
+        problems.append(f"task timeout {facts['timeout_seconds']} s, declared {job.timeout_seconds} s")
+    unknown = ""
+    if job.script:
+        stale, unknown = _image_vs_script(job, found, manifest, facts)
+        if stale:
+            problems.append(stale)
+    if problems:
+        finding(f"{_where(job, google)}: " + "; ".join(problems))
+    if unknown:
+        unverified(f"{_where(job, google)}: {unknown}")
+
+
+def _image_vs_script(
+    job: Job, found: Any, manifest: LoadedManifest, facts: dict[str, Any]
+) -> tuple[str, str]:
+    """(finding, unverifiable reason): is the deployed image newer than the script's last change?
+
+    Cloud Run does not know when an image was built; the job's last update (the deploy that
+    set the image) is the latest the build can have happened, so an update older than the
+    script's last commit proves the image predates it. git gives commit days, so only a deploy
+    on an earlier day is a finding; a deploy on the same day is reported as a fact.
+    """
+    dates = last_commit_dates(manifest.root, [job.script])
+    if dates is None:
+        return "", f"cannot date {job.script}: {manifest.root} is not a git work tree"
+    changed = dates.get(job.script)
+    if not changed:
+        return "", f"cannot date {job.script}: no commit touches it"
+    deployed: dt.datetime = found.update_time or found.create_time
+    deployed_day = deployed.astimezone(dt.UTC).date().isoformat()
+    facts["script_changed"] = changed
+    facts["deployed"] = deployed.isoformat()
+    if deployed_day < changed:
+        return f"deployed {deployed_day}, before {job.script} last changed ({changed}): rebuild the image", ""
+    if deployed_day == changed:
+        facts["image_vs_script"] = "deployed the day the script last changed: order not known"
+    return "", ""
+
+
+@pytest.mark.criterion("run_job_last_execution")
+def check_run_job_last_execution(case: Case, google: GoogleAccess, facts: dict[str, Any]) -> None:
+    job = _job(case)
+    found = _get_job(job, google, missing_is_finding=False)
+    latest = found.latest_created_execution
+    if not latest.name:
+        finding(f"{_where(job, google)}: never executed")
+    with api_call(API):
+        execution = google.run_executions.get_execution(
+            name=latest.name, retry=google.read_retry(API), timeout=google.timeout
+        )
+    execution_id = latest.name.rsplit("/", 1)[-1]
+    facts["execution"] = execution_id
+    facts["created"] = execution.create_time.isoformat() if execution.create_time else None
+    counts = (
+        f"{execution.succeeded_count} of {execution.task_count} task(s) succeeded, "
+        f"{execution.failed_count} failed, {execution.cancelled_count} cancelled, "
+        f"{execution.retried_count} retried"
+    )
+    facts["tasks"] = counts
+    status = latest.completion_status.name
+    facts["status"] = status
+    if status == "EXECUTION_RUNNING" or not execution.completion_time:
+        unverified(f"{_where(job, google)}: execution {execution_id} still running ({counts})")
+    if status == "EXECUTION_SUCCEEDED" and not execution.failed_count:
+        return
+    failed = [c for c in execution.conditions if c.state.name != _SUCCEEDED]
+    why = "; ".join(f"{c.type_} {_condition_text(c)}" for c in failed) or status
+    finding(f"{_where(job, google)}: latest execution {execution_id} did not succeed ({counts}): {why}")

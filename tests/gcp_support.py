@@ -1,0 +1,106 @@
+"""Helpers for the Google-side tests: a module's local world, its manifest head, a suite run in it.
+
+Each test module starts one World (a few hundred milliseconds without BigQuery) and seeds it,
+then runs the real suite in a subprocess with the world's environment, so the checks reach the
+world by configuration alone. A suite run costs seconds (interpreter, imports, documents), so a
+module runs the suite as few times as its scenarios allow: one shared run over a manifest that
+holds every passing, failing and faulted subject, and its tests each read their cases from it;
+only scenarios that need another environment or `[gcp]` setting run on their own (pytester).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import REPO, AuditRun, TargetRepo, run_suite
+from sandbox.world import World
+
+PROJECT = "bqx-ml"
+
+
+@contextmanager
+def started_world(work: Path, *, bigquery: bool = False, storage: bool = True) -> Iterator[World]:
+    with World(work, PROJECT, bigquery=bigquery, storage=storage) as world:
+        yield world
+
+
+def gcp_section(world: World, *, impersonate: str = "", timeout: float = 5, extra: str = "") -> str:
+    """`[gcp]` for the world's project; a short timeout keeps injected-fault runs quick."""
+    lines = [
+        "[gcp]",
+        f'project = "{world.project}"',
+        f"timeout_seconds = {timeout}",
+    ]
+    if impersonate:
+        lines.append(f'impersonate = "{impersonate}"')
+    return "\n" + "\n".join(lines) + "\n" + textwrap.dedent(extra)
+
+
+def run_in_world(
+    pytester: pytest.Pytester,
+    monkeypatch: pytest.MonkeyPatch,
+    world: World,
+    target: TargetRepo,
+    body: str,
+    *args: str,
+    env: dict[str, str] | None = None,
+    unset: tuple[str, ...] = (),
+) -> AuditRun:
+    """Write the manifest and run the suite with the world's ADC and endpoints (or `env`),
+    without the variables in `unset`."""
+    if not (target.root / "requirements.txt").exists():
+        target.write("requirements.txt", "")
+    manifest = target.manifest(body)
+    for key, value in (world.env() if env is None else env).items():
+        monkeypatch.setenv(key, value)
+    for key in unset:
+        monkeypatch.delenv(key, raising=False)
+    return run_suite(pytester, manifest, *args)
+
+
+def shared_run(work: Path, world: World, body: str, *args: str, target: TargetRepo | None = None) -> AuditRun:
+    """`run_in_world` for a whole module (pytester is per test): the same suite command."""
+    target = target or TargetRepo(work / "target")
+    if not (target.root / "requirements.txt").exists():
+        target.write("requirements.txt", "")
+    manifest = target.manifest(body)
+    out_dir = work / "out"
+    cmd = [
+        sys.executable, "-m", "pytest", f"--basetemp={work / 'basetemp'}",
+        "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO), str(REPO / "checks"),
+        "--manifest", str(manifest), "--readiness-out", str(out_dir),
+        "--readiness-now", "2026-11-22T06:00:00", *args,
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    env.update(world.env(), PY_COLORS="0")
+    start = time.monotonic()
+    proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=120)
+    result = pytest.RunResult(
+        proc.returncode, proc.stdout.splitlines(), proc.stderr.splitlines(), time.monotonic() - start
+    )
+    run = AuditRun(result, out_dir)
+    assert run.ret in (0, 1), run.output
+    return run
+
+
+def outcome(run: AuditRun, criterion: str, subject: str) -> tuple[str, str]:
+    case = run.case(criterion, subject)
+    return str(case["outcome"]), str(case["message"])
+
+
+def facts(run: AuditRun, criterion: str, subject: str) -> dict[str, Any]:
+    return dict(run.case(criterion, subject)["facts"])
+
+
+def verdict(run: AuditRun) -> str:
+    return str(run.json()["verdict"]["verdict"])
