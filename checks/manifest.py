@@ -6,9 +6,12 @@ names the file and the key (`ManifestError`); the plugin turns it into pytest's 
 
 from __future__ import annotations
 
+import codecs
 import posixpath
+import re
+import stat
 import tomllib
-from datetime import date
+from datetime import date, datetime, time
 from enum import StrEnum
 from pathlib import Path
 from typing import Any, Final, Self
@@ -39,6 +42,7 @@ from checks.manifest_gcp import (
 )
 
 __all__ = [
+    "MAX_MANIFEST_BYTES",
     "SECTION_SUBJECT",
     "Blocker",
     "Category",
@@ -58,6 +62,10 @@ __all__ = [
     "Waiver",
     "load_manifest",
 ]
+
+
+#: A manifest describes one pipeline in a few hundred lines; a bigger file is not one.
+MAX_MANIFEST_BYTES: Final = 1024 * 1024
 
 
 class ManifestError(Exception):
@@ -131,6 +139,8 @@ class Script(AuditedItem):
     def _inside_root(cls, value: str | None) -> str | None:
         if value is None:
             return None
+        if _CONTROL.search(value) or "\n" in value or "\r" in value or "\t" in value:
+            raise ValueError(f"path {value!r} contains a control character")
         if not value or value.startswith("/") or "\\" in value:
             raise ValueError(f"path {value!r} must be relative to the target root")
         norm = posixpath.normpath(value)
@@ -247,7 +257,8 @@ class Notify(StrictModel):
 class Sandbox(StrictModel):
     """How `pytest --sandbox` seeds the local world for this manifest."""
 
-    #: Python file (relative to the manifest) defining `seed(world)`; empty = derive from the manifest.
+    #: Python file (relative to the manifest) defining `seed(world, manifest)`; empty = derive
+    #: a healthy world from the manifest itself.
     seed: str = ""
 
 
@@ -380,24 +391,24 @@ def load_manifest(
 ) -> LoadedManifest:
     """Read and validate a manifest; every problem raises ManifestError naming file and key."""
     label = str(path)
-    try:
-        raw = path.read_bytes()
-    except FileNotFoundError:
-        raise ManifestError(
-            f"{label}: manifest not found (pass --manifest PATH or set READINESS_MANIFEST)"
-        ) from None
-    except OSError as exc:
-        raise ManifestError(f"{label}: cannot read manifest: {exc.strerror}") from None
+    raw = _read_manifest(path, label)
+    if raw.startswith(codecs.BOM_UTF8):  # editors on Windows write one; TOML does not allow it
+        raw = raw[len(codecs.BOM_UTF8) :]
     try:
         data = tomllib.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
         raise ManifestError(f"{label}: not UTF-8 text (byte {exc.start})") from None
     except tomllib.TOMLDecodeError as exc:
         raise ManifestError(f"{label}: invalid TOML: {exc}") from None
+    except RecursionError:
+        raise ManifestError(f"{label}: invalid TOML: arrays or tables nested too deeply") from None
+    _no_control_characters(data, label)
     try:
         manifest = Manifest.model_validate(data)
     except ValidationError as exc:
         raise ManifestError(f"{label}: {_first_error(exc, data)}") from None
+    except RecursionError:
+        raise ManifestError(f"{label}: values nested too deeply") from None
 
     phase_id = phase_override or manifest.project.phase
     try:
@@ -412,6 +423,65 @@ def load_manifest(
     return LoadedManifest(manifest, path.resolve(), root, phase)
 
 
+def _read_manifest(path: Path, label: str) -> bytes:
+    """The manifest's bytes: a regular file of bounded size (a FIFO would block the run forever)."""
+    try:
+        info = path.stat()
+    except FileNotFoundError:
+        raise ManifestError(
+            f"{label}: manifest not found (pass --manifest PATH or set READINESS_MANIFEST)"
+        ) from None
+    except OSError as exc:
+        raise ManifestError(f"{label}: cannot read manifest: {exc.strerror}") from None
+    if stat.S_ISDIR(info.st_mode):
+        raise ManifestError(f"{label}: is a directory; --manifest names the TOML file")
+    if not stat.S_ISREG(info.st_mode):
+        raise ManifestError(f"{label}: not a regular file (FIFO, socket or device): not read")
+    if info.st_size > MAX_MANIFEST_BYTES:
+        raise ManifestError(
+            f"{label}: {info.st_size:,} bytes, larger than the {MAX_MANIFEST_BYTES:,}-byte limit "
+            "for a manifest: not read"
+        )
+    try:
+        with path.open("rb") as handle:
+            raw = handle.read(MAX_MANIFEST_BYTES + 1)
+    except OSError as exc:
+        raise ManifestError(f"{label}: cannot read manifest: {exc.strerror}") from None
+    if len(raw) > MAX_MANIFEST_BYTES:  # grew since stat
+        raise ManifestError(f"{label}: larger than the {MAX_MANIFEST_BYTES:,}-byte limit for a manifest")
+    return raw
+
+
+def _no_control_characters(data: dict[str, Any], label: str) -> None:
+    """Refuse control characters in keys and values: escape sequences in a name would reach
+    terminals, Markdown and HTML reports verbatim (tab and newlines stay allowed in prose)."""
+    stack: list[tuple[tuple[int | str, ...], Any]] = [((), data)]
+    while stack:
+        loc, node = stack.pop()
+        if isinstance(node, dict):
+            for key, value in node.items():
+                _check_text(key, loc, data, label, key=True)
+                stack.append(((*loc, key), value))
+        elif isinstance(node, list):
+            stack.extend(((*loc, i), v) for i, v in enumerate(node))
+        elif isinstance(node, str):
+            _check_text(node, loc, data, label)
+
+
+def _check_text(
+    text: str, loc: tuple[int | str, ...], data: dict[str, Any], label: str, key: bool = False
+) -> None:
+    bad = _CONTROL.search(text)
+    if bad is not None:
+        where = _key_path(loc, data)
+        if key:  # the key itself is the offender: quote it, never print it raw
+            where = f"{where}: key {text!r}" if where else f"key {text!r}"
+        raise ManifestError(
+            f"{label}: {where}: control character U+{ord(bad.group()):04X} not allowed "
+            "(remove it or write it out)"
+        )
+
+
 def _first_error(exc: ValidationError, data: dict[str, Any]) -> str:
     """One line for the first validation error: the key path (with the item's name) and why."""
     errors = exc.errors(include_url=False)
@@ -421,10 +491,47 @@ def _first_error(exc: ValidationError, data: dict[str, Any]) -> str:
         text = "unknown key"
     elif err["type"] == "missing":
         text = "required key is missing"
+    elif err["type"] in _TYPE_ERRORS:
+        text = f"must be {_TYPE_ERRORS[err['type']]}, not {_toml_type(err.get('input'))}"
     else:
         text = str(err["msg"]).removeprefix("Value error, ")
     more = f" (and {len(errors) - 1} more problem(s))" if len(errors) > 1 else ""
     return f"{key}: {text}{more}" if key else f"{text}{more}"
+
+
+#: Pydantic's type errors in TOML's words (the input's own text may be megabytes: not quoted).
+_TYPE_ERRORS: Final = {
+    "model_type": "a table ([name] or {...})",
+    "dict_type": "a table ([name] or {...})",
+    "list_type": "an array (a list [...])",
+    "string_type": "a string",
+    "float_type": "a number",
+    "int_type": "an integer number",
+    "bool_type": "true or false",
+    "date_type": "a TOML date without quotes (e.g. 2026-11-23)",
+}
+
+#: C0 controls other than tab, newline and carriage return; DEL; C1 controls.
+_CONTROL: Final = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+def _toml_type(value: object) -> str:
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, datetime):
+        return "a date-time"
+    for kind, name in (
+        (str, "a string"),
+        (int, "an integer"),
+        (float, "a float"),
+        (list, "an array"),
+        (dict, "a table"),
+        (date, "a date"),
+        (time, "a time"),
+    ):
+        if isinstance(value, kind):
+            return name
+    return type(value).__name__
 
 
 def _key_path(loc: tuple[int | str, ...], data: Any) -> str:
