@@ -110,7 +110,7 @@ def _table(google: GoogleAccess, name: str, permissions: list[str]) -> Answer:
     return Answer(f"table {table_id}", set(response.get("permissions", [])))
 
 
-def _dataset(google: GoogleAccess, name: str, permissions: list[str]) -> Answer:
+def dataset_permissions(google: GoogleAccess, name: str, permissions: list[str]) -> Answer:
     """Dataset permissions, honestly: the BigQuery client (and API) has no dataset-level test.
 
     Testing on the project would miss the usual grant (roles/bigquery.dataEditor on the
@@ -159,7 +159,7 @@ def _test(google: GoogleAccess, manifest: LoadedManifest, resource: str, permiss
         return _job(google, manifest, name, permissions)
     if kind == "table":
         return _table(google, name, permissions)
-    return _dataset(google, name, permissions)
+    return dataset_permissions(google, name, permissions)
 
 
 @pytest.mark.criterion("iam_permissions")

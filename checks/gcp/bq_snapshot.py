@@ -1,0 +1,309 @@
+"""One metadata pass per BigQuery dataset, shared by every case of that dataset in this process;
+likewise one dry run per query.
+
+Thousands of tables must never mean thousands of API calls (issue 3): a dataset is read with
+one get_dataset and two INFORMATION_SCHEMA queries (the tables joined with `__TABLES__` storage
+stats, their expiration option and view definition; the columns aggregated per table), however
+many tables it holds. Failures are remembered too, so a dataset that times out costs one
+deadline per run, not one per case.
+
+The cache lives in `config.stash`, not in a module-level functools cache: the sandbox runs the
+suite in-process, and a module cache would hand one run's snapshot (or error) to the next.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Any, Final, TypeVar
+
+import pytest
+from google.api_core import exceptions as api_exceptions
+
+from checks.findings import unverified
+from checks.gcp.access import GoogleAccess
+from checks.gcp.errors import ApiCallError, api_call, describe
+from checks.gcp.scratch import is_scratch
+
+__all__ = [
+    "BigQueryMetadata",
+    "DatasetInfo",
+    "DatasetRef",
+    "DatasetSnapshot",
+    "DatasetState",
+    "DryRun",
+    "TableInfo",
+    "bigquery_metadata",
+]
+
+API: Final = "BigQuery"
+
+T = TypeVar("T")
+
+_METADATA_KEY: Final = pytest.StashKey["BigQueryMetadata"]()
+
+_TABLES_SQL: Final = """
+SELECT t.table_name, t.table_type, t.creation_time,
+       s.row_count, s.size_bytes, s.last_modified_time,
+       o.option_value AS expiration, v.view_definition
+FROM {ds}.INFORMATION_SCHEMA.TABLES AS t
+LEFT JOIN {ds}.__TABLES__ AS s ON s.table_id = t.table_name
+LEFT JOIN {ds}.INFORMATION_SCHEMA.TABLE_OPTIONS AS o
+  ON o.table_name = t.table_name AND o.option_name = 'expiration_timestamp'
+LEFT JOIN {ds}.INFORMATION_SCHEMA.VIEWS AS v ON v.table_name = t.table_name
+"""
+
+# One row per table, not per column: 5,800 tables of ~50 columns would otherwise page through
+# hundreds of thousands of rows.
+_COLUMNS_SQL: Final = """
+SELECT table_name, ARRAY_AGG(column_name ORDER BY ordinal_position) AS columns
+FROM {ds}.INFORMATION_SCHEMA.COLUMNS
+GROUP BY table_name
+"""
+
+# TABLE_OPTIONS renders timestamps as a literal: TIMESTAMP "2026-12-01T00:00:00.000Z".
+_QUOTED: Final = re.compile(r'"([^"]+)"')
+
+
+@dataclass(frozen=True, slots=True, order=True)
+class DatasetRef:
+    project: str
+    dataset: str
+
+    @classmethod
+    def parse(cls, name: str, default_project: str) -> DatasetRef:
+        """`dataset` or `project.dataset`, as datasets and legacy views name them."""
+        project, _, dataset = name.rpartition(".")
+        return cls(project or default_project, dataset)
+
+    @property
+    def sql(self) -> str:
+        return f"`{self.project}.{self.dataset}`"
+
+    def __str__(self) -> str:
+        return f"{self.project}.{self.dataset}"
+
+
+class DatasetState(StrEnum):
+    FOUND = "found"
+    NOT_FOUND = "not found"
+    DENIED = "access denied"
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetInfo:
+    ref: DatasetRef
+    state: DatasetState
+    location: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class TableInfo:
+    name: str
+    #: INFORMATION_SCHEMA table_type: "BASE TABLE", "VIEW", "MATERIALIZED VIEW", ...
+    type: str
+    created: dt.datetime | None
+    modified: dt.datetime | None
+    rows: int
+    size_bytes: int
+    expires: dt.datetime | None
+    view_definition: str
+    columns: tuple[str, ...]
+
+    @property
+    def is_view(self) -> bool:
+        return self.type == "VIEW"
+
+
+@dataclass(frozen=True, slots=True)
+class DatasetSnapshot:
+    info: DatasetInfo
+    #: The dataset's tables and views by name; the suite's own scratch tables are left out.
+    tables: Mapping[str, TableInfo]
+    #: Scratch tables found (a crashed or concurrent probe's), reported, never judged.
+    scratch: tuple[str, ...] = ()
+
+    @property
+    def ref(self) -> DatasetRef:
+        return self.info.ref
+
+    def base_tables(self) -> list[TableInfo]:
+        """Everything but logical views: the legacy-name views keep old names by design."""
+        return [t for t in self.tables.values() if not t.is_view]
+
+    def views(self) -> list[TableInfo]:
+        return [t for t in self.tables.values() if t.is_view]
+
+
+@dataclass(frozen=True, slots=True)
+class DryRun:
+    #: Bytes the query would process; None when BigQuery refused the query.
+    bytes: int | None
+    #: Why it was refused (syntax, missing table, no permission to run jobs).
+    rejected: str = ""
+
+
+class BigQueryMetadata:
+    """Dataset metadata for this process, each dataset read at most once."""
+
+    def __init__(self, google: GoogleAccess) -> None:
+        self._google = google
+        # A cached failure is kept as its message and raised afresh for each case.
+        self._datasets: dict[DatasetRef, DatasetInfo | str] = {}
+        self._snapshots: dict[DatasetRef, DatasetSnapshot | str] = {}
+        self._dry_runs: dict[str, DryRun | str] = {}
+
+    def dataset(self, ref: DatasetRef) -> DatasetInfo:
+        """get_dataset once; NotFound and Forbidden are answers, anything else raises ApiCallError."""
+        if ref not in self._datasets:
+            self._datasets[ref] = _remember(lambda: self._get_dataset(ref))
+        return _recall(self._datasets[ref])
+
+    def snapshot(self, ref: DatasetRef) -> DatasetSnapshot:
+        if ref not in self._snapshots:
+            self._snapshots[ref] = _remember(lambda: self._take(ref))
+        return _recall(self._snapshots[ref])
+
+    def found(self, ref: DatasetRef) -> DatasetSnapshot:
+        """The snapshot of a dataset that exists and is readable; otherwise the case is unverified
+        (dataset_reachable reports the missing or denied dataset once, as its finding)."""
+        __tracebackhide__ = True
+        snapshot = self.snapshot(ref)
+        if snapshot.info.state is not DatasetState.FOUND:
+            unverified(f"{ref}: dataset {snapshot.info.state.value} (see dataset_reachable)")
+        return snapshot
+
+    def dry_run(self, sql: str) -> DryRun:
+        """Bytes a query would scan; a query BigQuery refuses is an answer (`rejected`)."""
+        if sql not in self._dry_runs:
+            self._dry_runs[sql] = _remember(lambda: self._dry_run(sql))
+        return _recall(self._dry_runs[sql])
+
+    def _dry_run(self, sql: str) -> DryRun:
+        from google.cloud import bigquery
+
+        google = self._google
+        config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False)
+        with api_call(API):
+            try:
+                job = google.bigquery.query(
+                    sql,
+                    job_config=config,
+                    retry=google.read_retry(API),
+                    timeout=google.timeout,
+                    job_retry=None,
+                )
+            except (api_exceptions.BadRequest, api_exceptions.NotFound, api_exceptions.Forbidden) as exc:
+                return DryRun(None, describe(API, exc))
+        return DryRun(int(job.total_bytes_processed or 0))
+
+    def _get_dataset(self, ref: DatasetRef) -> DatasetInfo:
+        google = self._google
+        with api_call(API):
+            try:
+                found = google.bigquery.get_dataset(
+                    str(ref), retry=google.read_retry(API), timeout=google.timeout
+                )
+            except api_exceptions.NotFound:
+                return DatasetInfo(ref, DatasetState.NOT_FOUND)
+            except api_exceptions.Forbidden:
+                return DatasetInfo(ref, DatasetState.DENIED)
+        return DatasetInfo(ref, DatasetState.FOUND, str(found.location or ""))
+
+    def _take(self, ref: DatasetRef) -> DatasetSnapshot:
+        info = self.dataset(ref)
+        if info.state is not DatasetState.FOUND:
+            # The local emulator answers INFORMATION_SCHEMA of a missing dataset with no rows
+            # (BigQuery says 404): existence comes from get_dataset, never from an empty result.
+            return DatasetSnapshot(info, {})
+        rows = self._query(_TABLES_SQL.format(ds=ref.sql))
+        columns = {
+            str(r["table_name"]): tuple(r["columns"] or ())
+            for r in self._query(_COLUMNS_SQL.format(ds=ref.sql))
+        }
+        tables: dict[str, TableInfo] = {}
+        scratch: list[str] = []
+        for row in rows:
+            name = str(row["table_name"])
+            if is_scratch(name):
+                scratch.append(name)
+                continue
+            tables[name] = _table(row, columns.get(name, ()))
+        return DatasetSnapshot(info, dict(sorted(tables.items())), tuple(sorted(scratch)))
+
+    def _query(self, sql: str) -> list[Mapping[str, Any]]:
+        google = self._google
+        with api_call(API):
+            # query_and_wait is one jobs.query request for a small result; job_retry=None keeps
+            # the whole read inside the manifest's deadline (a re-run would start a new one).
+            result = google.bigquery.query_and_wait(
+                sql,
+                api_timeout=google.timeout,
+                wait_timeout=google.timeout,
+                retry=google.read_retry(API),
+                job_retry=None,
+            )
+            return [dict(row.items()) for row in result]
+
+
+def bigquery_metadata(config: pytest.Config, google: GoogleAccess) -> BigQueryMetadata:
+    """The process's metadata cache (one per pytest run, so one per xdist worker)."""
+    metadata = config.stash.get(_METADATA_KEY, None)
+    if metadata is None:
+        metadata = config.stash[_METADATA_KEY] = BigQueryMetadata(google)
+    return metadata
+
+
+def _remember(load: Callable[[], T]) -> T | str:
+    try:
+        return load()
+    except ApiCallError as exc:
+        return str(exc)
+
+
+def _recall(cached: T | str) -> T:
+    if isinstance(cached, str):
+        raise ApiCallError(cached)
+    return cached
+
+
+def _table(row: Mapping[str, Any], columns: tuple[str, ...]) -> TableInfo:
+    return TableInfo(
+        name=str(row["table_name"]),
+        type=str(row["table_type"] or ""),
+        created=_aware(row["creation_time"]),
+        modified=_from_millis(row["last_modified_time"]),
+        rows=int(row["row_count"] or 0),
+        size_bytes=int(row["size_bytes"] or 0),
+        expires=_option_timestamp(row["expiration"]),
+        view_definition=str(row["view_definition"] or ""),
+        columns=columns,
+    )
+
+
+def _aware(value: object) -> dt.datetime | None:
+    if not isinstance(value, dt.datetime):
+        return None
+    return value if value.tzinfo else value.replace(tzinfo=dt.UTC)
+
+
+def _from_millis(value: object) -> dt.datetime | None:
+    # __TABLES__ gives epoch milliseconds (an INT64, so a str in some client versions).
+    if value is None or value == "":
+        return None
+    return dt.datetime.fromtimestamp(int(str(value)) / 1000, dt.UTC)
+
+
+def _option_timestamp(value: object) -> dt.datetime | None:
+    if not value:
+        return None
+    text = str(value)
+    match = _QUOTED.search(text)
+    inner = (match.group(1) if match else text).replace(" UTC", "+00:00")
+    try:
+        return _aware(dt.datetime.fromisoformat(inner))
+    except ValueError:
+        return None
