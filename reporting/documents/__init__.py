@@ -12,6 +12,7 @@ from reporting.documents import (
     inventory,
     phase,
     summary,
+    table_inventory,
 )
 
 __all__ = ["render_all"]
@@ -23,9 +24,11 @@ _DOCUMENTS: tuple[tuple[Callable[[Audit], str], Callable[[Audit], str]], ...] = 
     (dependencies.file_name, dependencies.render),
     (blockers.file_name, blockers.render),
     (summary.file_name, summary.render),
+    (table_inventory.file_name, table_inventory.render),
 )
 
 
 def render_all(audit: Audit) -> dict[str, str]:
-    """File name -> Markdown text for the six deliverables (rendered fully before any write)."""
+    """File name -> text of the six deliverables and the table inventory (all rendered before any
+    file is written)."""
     return {name(audit): render(audit) for name, render in _DOCUMENTS}
