@@ -11,7 +11,7 @@ from checks.cases import Case
 from checks.findings import finding, unverified
 from checks.inspect.files import RepoFileError, read_text, resolve_inside
 from checks.inspect.interpreter import InterpreterError, probe
-from checks.inspect.python_source import PythonSource, parse_python, third_party
+from checks.inspect.python_source import PythonSource, local_modules, parse_python, third_party
 from checks.inspect.shell_source import bash_syntax_error, handles_flag
 from checks.manifest import LoadedManifest, Script
 
@@ -89,9 +89,8 @@ def check_shell_executable(case: Case, manifest: LoadedManifest) -> None:
 def check_imports_resolve(case: Case, manifest: LoadedManifest, facts: dict[str, Any]) -> None:
     path = _script(case).path
     source = _parsed(manifest, path)
-    local = _local_modules(manifest, path)
-    needed = [m for m in source.imports if m.split(".", 1)[0] in third_party(source.imports)]
-    needed = [m for m in needed if m.split(".", 1)[0] not in local]
+    tops = third_party(source.imports, local_modules(manifest.root, path))
+    needed = [m for m in source.imports if m.split(".", 1)[0] in tops]
     facts["imports"] = needed
     try:
         found, _ = probe(manifest.manifest.project.python, tuple(sorted(needed)), ())
@@ -104,18 +103,6 @@ def check_imports_resolve(case: Case, manifest: LoadedManifest, facts: dict[str,
     missing = [m for m in needed if not found.get(m, False)]
     if missing:
         finding(f"{path}: imports not found in the run environment: {', '.join(missing)}")
-
-
-def _local_modules(manifest: LoadedManifest, path: str) -> set[str]:
-    """Top-level names importable from the repo itself: siblings of the script and root packages."""
-    names: set[str] = set()
-    for folder in {manifest.root, (manifest.root / path).parent}:
-        for child in folder.iterdir():
-            if child.suffix == ".py":
-                names.add(child.stem)
-            elif child.is_dir() and (child / "__init__.py").is_file():
-                names.add(child.name)
-    return names
 
 
 @pytest.mark.criterion("cli_flags")

@@ -12,7 +12,7 @@ from typing import Any
 from checks.inspect.dockerfile import parse_dockerfile
 from checks.inspect.files import RepoFileError, read_text
 from checks.inspect.git_history import last_commit_dates
-from checks.inspect.python_source import parse_python, third_party
+from checks.inspect.python_source import local_modules, parse_python, third_party
 from checks.inspect.shell_source import called_tools
 from checks.manifest import LoadedManifest, Script, ScriptKind
 from checks.priority import Priority
@@ -146,7 +146,8 @@ def _facts(root: Path, script: Script) -> tuple[list[str], str, int | None]:
         except SyntaxError:
             return [], "python (does not parse)", lines
         flags = " ".join(source.flags)
-        return third_party(source.imports), f"python CLI {flags}".strip(), lines
+        deps = third_party(source.imports, local_modules(root, script.path))
+        return deps, f"python CLI {flags}".strip(), lines
     if kind is ScriptKind.SHELL:
         return called_tools(text), "shell", lines
     if kind is ScriptKind.DOCKERFILE:

@@ -32,6 +32,24 @@ def write_documents(out_dir: Path, documents: dict[str, str]) -> list[Path]:
         for tmp, _ in staged:
             tmp.unlink(missing_ok=True)
         raise DocumentWriteError(f"{out_dir}: cannot write the documents: {exc.strerror}") from None
-    for tmp, final in staged:
-        os.replace(tmp, final)
-    return [final for _, final in staged]
+    blocked = [final for _, final in staged if final.is_dir()]
+    if blocked:
+        _discard(staged, renamed=[])
+        raise DocumentWriteError(f"{blocked[0]}: a folder is in the way of the document")
+    renamed: list[Path] = []
+    try:
+        for tmp, final in staged:
+            os.replace(tmp, final)
+            renamed.append(final)
+    except OSError as exc:
+        # All or nothing: a reader must not find half of this run's documents beside the rest.
+        _discard(staged, renamed)
+        raise DocumentWriteError(f"{out_dir}: cannot write the documents: {exc.strerror}") from None
+    return renamed
+
+
+def _discard(staged: list[tuple[Path, Path]], renamed: list[Path]) -> None:
+    for tmp, _ in staged:
+        tmp.unlink(missing_ok=True)
+    for final in renamed:
+        final.unlink(missing_ok=True)

@@ -26,6 +26,11 @@ def cell(value: Any) -> str:
     return text.replace("<", "&lt;").replace("|", "\\|").replace("\r", " ").replace("\n", "<br>")
 
 
+def _text(value: str) -> str:
+    """Running text (a heading): markup stays text, as in cells."""
+    return value.replace("<", "&lt;")
+
+
 def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     if not rows:
         return "_None._"
@@ -41,7 +46,7 @@ def header(audit: Audit, title: str) -> str:
     phase = audit.loaded.phase
     return "\n".join(
         [
-            f"# {title}",
+            f"# {_text(title)}",
             "",
             f"- Project: {cell(m.project.name)}",
             f"- Phase under audit: {cell(phase.id)}: {cell(phase.name)} (planned start {phase.start.isoformat()})",

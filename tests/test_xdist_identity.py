@@ -1,0 +1,134 @@
+"""Running the audit with `-n 2` gives the same documents, results and verdict as a serial run.
+
+Under pytest-xdist the controller collects nothing and only sees the workers' reports; anything
+the documents need must travel on those reports. A difference here means a fact was lost (or
+ordered by arrival) on the way.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import subprocess
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import REPO, AuditRun, TargetRepo
+
+EXAMPLE_MANIFEST = REPO / "examples" / "bqx_demo" / "readiness.toml"
+DOCUMENTS = 6
+
+
+def run_shared(workdir: Path, manifest: Path, *args: str) -> AuditRun:
+    """`run_suite` without pytester (function-scoped), for runs shared by a whole module."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    out_dir = workdir / "out"
+    cmd = [
+        sys.executable, "-m", "pytest", f"--basetemp={workdir / 'basetemp'}",
+        "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO), str(REPO / "checks"),
+        "--manifest", str(manifest), "--readiness-out", str(out_dir),
+        "--readiness-now", "2026-11-22T06:00:00", *args,
+    ]  # fmt: skip
+    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
+    env["PY_COLORS"] = "0"
+    start = time.monotonic()
+    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=180)
+    result = pytest.RunResult(
+        proc.returncode, proc.stdout.splitlines(), proc.stderr.splitlines(), time.monotonic() - start
+    )
+    return AuditRun(result, out_dir)
+
+
+def _script(path: str, priority: str, flags: str = "[]") -> str:
+    return (
+        f'[[scripts]]\npath = "{path}"\npurpose = "p"\ncategory = "generation"\n'
+        f'priority = "{priority}"\nflags = {flags}\n\n'
+    )
+
+
+def _every_priority_repo(root: Path) -> Path:
+    repo = TargetRepo(root)
+    repo.write("jobs/ok.py", "import argparse\nargparse.ArgumentParser().add_argument('--workers')\n")
+    repo.write("jobs/broken.py", "def main(:\n")  # P0: fails to parse, imports and flags unverified
+    repo.write("jobs/merge.sh", "#!/bin/bash\necho merge\n", mode=0o644)  # P1: not executable
+    repo.write("jobs/flags.py", "import argparse\nargparse.ArgumentParser().add_argument('--a')\n")
+    repo.write("jobs/polars_job.py", "import nonexistent_mod_xyz\n")  # P3: import missing
+    repo.write("Dockerfile", "FROM python:3.11-slim\nCOPY jobs/missing/ /app/\nCMD python /app/run.py\n")
+    repo.write("requirements.txt", "packaging==20.0\n")
+    return repo.manifest(
+        _script("jobs/ok.py", "P0", '["--workers"]')
+        + _script("jobs/gone.py", "P0")
+        + _script("jobs/broken.py", "P0", '["--workers"]')
+        + _script("jobs/merge.sh", "P1")
+        + _script("jobs/flags.py", "P2", '["--a", "--b"]')
+        + _script("jobs/polars_job.py", "P3")
+        + _script("Dockerfile", "P1")
+        + '[[packages]]\nname = "packaging"\nspec = ">=24"\npriority = "P2"\n\n'
+        + '[[packages]]\nname = "nonexistent-dist-xyz"\npriority = "P3"\n\n'
+        + '[[tools]]\nname = "absent-tool-xyz"\npriority = "P1"\n'
+    )
+
+
+def _documents(run: AuditRun) -> dict[str, str]:
+    docs = {}
+    for path in sorted(run.out_dir.glob("*.md")):
+        # The run id is random per run: it is the one line allowed to differ.
+        docs[path.name] = "".join(line for line in path.read_text().splitlines(True) if "(run " not in line)
+    assert len(docs) == DOCUMENTS, f"{run.out_dir}: {sorted(docs)}\n{run.output}"
+    return docs
+
+
+def _results(run: AuditRun) -> dict[str, Any]:
+    data = run.json()
+    for key in ("id", "started", "finished"):
+        data["run"].pop(key)
+    return data
+
+
+def _terminal_summary(run: AuditRun) -> list[str]:
+    lines = run.result.stdout.lines
+    start = next(i for i, line in enumerate(lines) if re.match(r"=+ readiness: ", line))
+    block = [lines[start]]
+    for line in lines[start + 1 :]:
+        if not line.startswith("  "):
+            break
+        block.append(line.replace(str(run.out_dir), "<out>"))
+    return block
+
+
+# One test per scenario (not one per comparison): under `-n`, a module-scoped fixture may be
+# built once per worker, and each build here costs a serial and a parallel audit.
+@pytest.mark.parametrize("scenario", ["example", "every-priority"])
+def test_xdist_run_matches_serial_run(tmp_path: Path, scenario: str) -> None:
+    manifest = EXAMPLE_MANIFEST if scenario == "example" else _every_priority_repo(tmp_path / "target")
+    with ThreadPoolExecutor(2) as pool:
+        serial_future = pool.submit(run_shared, tmp_path / "serial", manifest)
+        parallel_future = pool.submit(run_shared, tmp_path / "parallel", manifest, "-n", "2")
+        serial, parallel = serial_future.result(), parallel_future.result()
+    assert serial.ret == 1, serial.output
+    assert parallel.ret == 1, parallel.output
+    assert "2 workers" in parallel.output and "2 workers" not in serial.output
+    if scenario == "every-priority":
+        # Only worth comparing with open cases, failed and errored, at every priority.
+        counts = serial.json()["counts"]
+        assert all(counts[p]["failed"] > 0 for p in ("P0", "P1", "P2", "P3")), counts
+        assert counts["P0"]["error"] > 0, counts
+
+    serial_docs, parallel_docs = _documents(serial), _documents(parallel)
+    assert sorted(parallel_docs) == sorted(serial_docs)
+    for name, text in serial_docs.items():
+        assert parallel_docs[name] == text, name
+
+    assert json.dumps(_results(parallel), sort_keys=True, indent=1) == json.dumps(
+        _results(serial), sort_keys=True, indent=1
+    )
+    assert parallel.json()["verdict"] == serial.json()["verdict"]
+    assert parallel.json()["verdict"]["verdict"] == "NO-GO"
+    assert parallel.json()["counts"] == serial.json()["counts"]
+    assert _terminal_summary(parallel) == _terminal_summary(serial)
