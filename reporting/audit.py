@@ -10,7 +10,9 @@ from checks.cases import cases_for
 from checks.criteria import CRITERIA
 from checks.manifest import LoadedManifest
 from checks.priority import PRIORITY_MEANING, SLA, Priority
+from reporting.history.store import RunEntry, scope_key
 from reporting.inventory import ScriptRow, ScriptStatus, build_inventory
+from reporting.operations import Operations, Past, build_operations, case_entries
 from reporting.records import CaseRecord, Outcome
 from reporting.verdict import VerdictResult, decide
 
@@ -59,6 +61,8 @@ class Audit:
     records: list[CaseRecord]
     verdict: VerdictResult
     inventory: list[ScriptRow]
+    #: History, waivers, SLA aging, the diff and the trend (reporting.operations).
+    ops: Operations
     extra: dict[str, Any] = field(default_factory=dict)
 
     @property
@@ -75,6 +79,38 @@ class Audit:
 
     def missing_scripts(self) -> list[ScriptRow]:
         return [s for s in self.inventory if s.status is ScriptStatus.MISSING]
+
+    @property
+    def waived(self) -> list[CaseRecord]:
+        return [r for r in self.records if r.outcome is Outcome.WAIVED]
+
+    @property
+    def scope_key(self) -> str:
+        return scope_key(
+            self.loaded.manifest.project.name, self.loaded.phase.id, self.scope.markexpr, self.scope.keyword
+        )
+
+    def case_json(self, record: CaseRecord) -> dict[str, Any]:
+        return {**record.to_json(), **self.ops.case_json(record)}
+
+    def history_entry(self) -> RunEntry:
+        """This run as one history entry (written once, by the controller)."""
+        return RunEntry(
+            run_id=self.run.run_id,
+            project=self.loaded.manifest.project.name,
+            phase=self.loaded.phase.id,
+            scope_key=self.scope_key,
+            markexpr=self.scope.markexpr,
+            keyword=self.scope.keyword,
+            manifest=str(self.loaded.path),
+            started=self.run.started,
+            finished=self.run.finished,
+            verdict=self.verdict.verdict.value,
+            risk=self.verdict.risk.value,
+            cases_run=self.scope.cases_run,
+            cases_total=self.scope.cases_total,
+            cases=case_entries(self.records, self.ops),
+        )
 
     def to_json(self) -> dict[str, Any]:
         m = self.loaded.manifest
@@ -109,8 +145,9 @@ class Audit:
                 for p in Priority
             },
             "inventory": [row.to_json() for row in self.inventory],
-            "blockers": [r.to_json() for r in self.blockers],
-            "cases": [r.to_json() for r in self.records],
+            "blockers": [self.case_json(r) for r in self.blockers],
+            "cases": [self.case_json(r) for r in self.records],
+            **self.ops.to_json(self.records),
             **self.extra,
         }
 
@@ -125,9 +162,14 @@ def build_audit(
     run: RunInfo,
     markexpr: str,
     keyword: str,
+    past: Past | None = None,
+    history_location: str = "",
+    history_problem: str = "",
 ) -> Audit:
+    """Aggregate one run. Waivers are applied first, so the verdict never counts a waived case."""
     records = sorted(records, key=lambda r: r.nodeid)
     scope = Scope(markexpr, keyword, len(records), count_all_cases(loaded))
+    ops = build_operations(loaded, records, run.run_id, run.started, past, history_location, history_problem)
     return Audit(
         loaded=loaded,
         run=run,
@@ -135,4 +177,5 @@ def build_audit(
         records=records,
         verdict=decide(records),
         inventory=build_inventory(loaded, records),
+        ops=ops,
     )

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
 import secrets
+import time
 from pathlib import Path
 from typing import Any, Final
 
@@ -19,8 +21,11 @@ import pytest
 from checks.cases import FACTS_KEY, Case
 from checks.findings import CheckError
 from checks.plugin import loaded_manifest
+from reporting import notify, trend
 from reporting.audit import Audit, RunInfo, build_audit
 from reporting.documents import render_all
+from reporting.history import HistoryError, HistoryStore, open_store, scope_key
+from reporting.operations import Past, read_past
 from reporting.records import CaseRecord, Outcome
 from reporting.verdict import EXIT_CODES
 from reporting.writer import DocumentWriteError, write_documents
@@ -50,6 +55,20 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         metavar="ISO-DATETIME",
         default=None,
         help="the time the audit is taken at (rehearsals and tests); default: now",
+    )
+    group.addoption(
+        "--history",
+        metavar="PATH|bq://PROJECT.DATASET.TABLE",
+        default=None,
+        help="run history store: an SQLite file or a BigQuery table (default: the manifest's "
+        "[history] store; none: no history)",
+    )
+    group.addoption(
+        "--notify",
+        action="store_true",
+        default=False,
+        help="post the verdict and the open P0/P1 and overdue blockers to the webhook whose URL is "
+        "in the variable named by the manifest's [notify] webhook_env",
     )
 
 
@@ -81,6 +100,8 @@ def pytest_configure(config: pytest.Config) -> None:
         from reporting import html_report
 
         config.pluginmanager.register(html_report.HtmlColumns(plugin), "readiness-html")
+        if plugin.controller:
+            config.pluginmanager.register(trend.HtmlTrend(plugin), "readiness-html-trend")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -119,6 +140,12 @@ class ReadinessPlugin:
         self.audit: Audit | None = None
         self.written: list[Path] = []
         self.write_error = ""
+        self.store: HistoryStore | None = None
+        #: Seconds the history write took (shown in the terminal summary).
+        self.history_seconds: float | None = None
+        self.notified: notify.NotifyResult | None = None
+        self._png: bytes | None = None
+        self._png_done = False
 
     # -- worker side (and single-process runs) ---------------------------------------------
 
@@ -180,6 +207,11 @@ class ReadinessPlugin:
             self.write_error = "run did not complete: no documents written"
             return
         audit = self.build()
+        self.record_history(audit)
+        if self.config.getoption("notify"):
+            # A failed post is reported, never raised: it must not change the verdict or the exit.
+            self.notified = notify.send(audit, loaded_manifest(self.config).manifest.notify.webhook_env)
+            audit.extra["notify"] = self.notified.to_json()
         self.write(audit)
         if self.config.getoption("readiness_exit") == "verdict" and exitstatus in (
             pytest.ExitCode.OK,
@@ -194,14 +226,80 @@ class ReadinessPlugin:
                 _now(self.config) if self.config.getoption("readiness_now") else dt.datetime.now(dt.UTC)
             )
             run = RunInfo(self.run_id, self.started, max(finished, self.started), self.started.date())
+            loaded = loaded_manifest(self.config)
+            markexpr = str(self.config.getoption("markexpr") or "")
+            keyword = str(self.config.getoption("keyword") or "")
+            location, past, problem = self.read_history(markexpr, keyword)
             self.audit = build_audit(
-                loaded_manifest(self.config),
+                loaded,
                 list(self.records.values()),
                 run,
-                markexpr=str(self.config.getoption("markexpr") or ""),
-                keyword=str(self.config.getoption("keyword") or ""),
+                markexpr=markexpr,
+                keyword=keyword,
+                past=past,
+                history_location=location,
+                history_problem=problem,
             )
         return self.audit
+
+    # -- history -------------------------------------------------------------------------------
+
+    def history_location(self) -> tuple[str, Path]:
+        """(location, folder a relative SQLite path is resolved against); "" = no history."""
+        given = self.config.getoption("history")
+        if given:
+            return str(given), self.config.invocation_params.dir
+        loaded = loaded_manifest(self.config)
+        return loaded.manifest.history.store, loaded.path.parent
+
+    def read_history(self, markexpr: str, keyword: str) -> tuple[str, Past | None, str]:
+        location, base = self.history_location()
+        if not location:
+            return "", None, ""
+        loaded = loaded_manifest(self.config)
+        project, phase = loaded.manifest.project.name, loaded.phase.id
+        try:
+            self.store = open_store(location, base, _bigquery_endpoint(loaded.manifest))
+            location = self.store.location
+            past = read_past(
+                self.store,
+                project,
+                phase,
+                scope_key(project, phase, markexpr, keyword),
+                before=self.started,
+                window=loaded.manifest.history.trend_runs,
+            )
+        except HistoryError as exc:
+            return location, None, str(exc)
+        return location, past, ""
+
+    def record_history(self, audit: Audit) -> None:
+        ops = audit.ops
+        if self.store is None or ops.history_status != "read":
+            if ops.history_status == "unavailable":
+                ops.history_status = "not written"
+            return
+        begin = time.perf_counter()
+        try:
+            self.store.record(audit.history_entry())
+        except HistoryError as exc:
+            ops.history_status, ops.history_detail = "not written", str(exc)
+        else:
+            ops.history_status = "recorded"
+        finally:
+            self.history_seconds = time.perf_counter() - begin
+            self.store.close()
+
+    def trend_png(self) -> bytes | None:
+        """The trend chart (rendered once; None without history)."""
+        if not self._png_done:
+            self._png_done = True
+            audit = self.build()
+            if audit.ops.trend:
+                phase = audit.loaded.phase
+                title = f"{audit.loaded.manifest.project.name}, phase {phase.id}: {audit.scope.describe()}"
+                self._png = trend.render_png(audit.ops.trend, title)
+        return self._png
 
     def out_dir(self) -> Path:
         given = self.config.getoption("readiness_out")
@@ -218,6 +316,13 @@ class ReadinessPlugin:
             self.written = write_documents(self.out_dir(), documents)
         except DocumentWriteError as exc:
             self.write_error = str(exc)
+            return
+        png = self.trend_png()
+        if png is not None:
+            try:
+                self.written.append(_write_bytes(self.out_dir() / trend.file_name(audit.run.date), png))
+            except OSError as exc:
+                self.write_error = f"{self.out_dir()}: cannot write the trend chart: {exc.strerror}"
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.controller:
@@ -244,3 +349,43 @@ class ReadinessPlugin:
             tr.write_line(f"  documents NOT written: {self.write_error}", red=True)
         else:
             tr.write_line(f"  documents: {self.out_dir()} ({len(self.written)} files)")
+        self._summarise_operations(tr, audit)
+
+    def _summarise_operations(self, tr: Any, audit: Audit) -> None:
+        ops = audit.ops
+        took = f" in {self.history_seconds * 1000:.0f} ms" if self.history_seconds is not None else ""
+        tr.write_line(f"  history: {ops.history_line()}{took}", red=ops.history_status == "not written")
+        if ops.diff is not None:
+            d = ops.diff
+            tr.write_line(
+                f"  since last run: {len(d.new)} new, {len(d.regressions)} regression(s), "
+                f"{len(d.still_open)} still open, {len(d.resolved)} resolved, {len(d.flapping)} flapping"
+                + ("" if d.previous_run else " (first run of this scope)")
+            )
+        overdue = [r for r in audit.blockers if ops.aging[r.key].escalation]
+        for r in overdue[:5]:
+            tr.write_line(f"  OVERDUE {r.priority.value} {r.key}: {ops.aging[r.key].escalation}", red=True)
+        w = ops.waivers
+        if w.applied or w.expired or w.unmatched or w.refused or w.unused:
+            tr.write_line(
+                f"  waivers: {len(w.applied)} case(s) waived, {len(w.expired)} expired, "
+                f"{len(w.unmatched)} matched nothing, {len(w.unused)} no longer needed, "
+                f"{len(w.refused)} refused (P0 not verified)"
+            )
+        if self.notified is not None:
+            tr.write_line(f"  notification: {self.notified.line()}", red=not self.notified.ok)
+
+
+def _bigquery_endpoint(manifest: Any) -> str:
+    """The manifest's BigQuery endpoint override (the local emulator), if it has one."""
+    gcp = getattr(manifest, "gcp", None)
+    endpoints = getattr(gcp, "endpoints", None)
+    return str(getattr(endpoints, "bigquery", "") or "")
+
+
+def _write_bytes(path: Path, data: bytes) -> Path:
+    """Beside its final name, then renamed: a reader never sees half an image."""
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    tmp.write_bytes(data)
+    os.replace(tmp, path)
+    return path

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from checks.priority import PRIORITY_MEANING, SLA, Priority
 from reporting.audit import Audit
-from reporting.documents.markdown import dated, header, table
+from reporting.documents import operations as ops_doc
+from reporting.documents.markdown import cell, dated, header, table
 
 __all__ = ["file_name", "render"]
 
@@ -34,7 +35,19 @@ def render(audit: Audit) -> str:
             ],
         )
     )
-    parts.append("")
+    parts += [
+        "",
+        ops_doc.history_line(audit),
+        "",
+        "## Resolution cadence (SLA dashboard)",
+        "",
+        ops_doc.cadence_table(audit),
+        "",
+        "## Changes since the last run",
+        "",
+        *ops_doc.diff_lines(audit),
+        "",
+    ]
     for p in Priority:
         group = [b for b in blockers if b.priority is p]
         parts += [f"## {p.value} blockers ({PRIORITY_MEANING[p]})", ""]
@@ -45,7 +58,7 @@ def render(audit: Audit) -> str:
             info = b.blocker
             phases = ", ".join(b.phases) if b.phases else "all phases"
             parts += [
-                f"### {p.value}-{number}: {b.subject}: {b.title}",
+                f"### {p.value}-{number}: {cell(b.subject)}: {cell(b.title)}",
                 "",
                 table(
                     ["Field", "Value"],
@@ -59,9 +72,11 @@ def render(audit: Audit) -> str:
                         ["Workaround", info.get("workaround", "")],
                         ["Recommended action", info.get("action", "")],
                         ["Owner", b.owner or "unassigned"],
+                        *ops_doc.blocker_rows(audit, b),
                         ["Case", b.nodeid],
                     ],
                 ),
                 "",
             ]
+    parts += ["## Waivers (accepted risk)", "", *ops_doc.waiver_sections(audit), ""]
     return "\n".join(parts)

@@ -12,6 +12,7 @@ from checks.criteria import CRITERIA
 from checks.priority import Priority
 from reporting.audit import Audit
 from reporting.documents import blockers as blockers_doc
+from reporting.documents import operations as ops_doc
 from reporting.documents.markdown import cell, dated, header, table
 from reporting.records import CaseRecord
 from reporting.verdict import Verdict
@@ -52,7 +53,7 @@ def render(audit: Audit) -> str:
     delaying = [b for b in blockers if b.priority in (Priority.P0, Priority.P1)]
 
     if verdict.verdict is Verdict.GO and audit.scope.is_full:
-        can_start = f"**Yes.** Every check passed that could block phase {phase.id}."
+        can_start = f"**Yes.** Every check passed that could block phase {cell(phase.id)}."
     elif verdict.verdict is Verdict.GO:
         can_start = (
             f"**Yes, for the audited scope only** ({audit.scope.describe()}); "
@@ -77,7 +78,7 @@ def render(audit: Audit) -> str:
         "",
         "## Critical questions",
         "",
-        f"### Can phase {phase.id} start on {phase.start.isoformat()} with zero delays?",
+        f"### Can phase {cell(phase.id)} start on {phase.start.isoformat()} with zero delays?",
         "",
         can_start,
         "",
@@ -100,6 +101,26 @@ def render(audit: Audit) -> str:
         "### Likely blockers if started on that date",
         "",
         *_listed(delaying, audit),
+        "",
+        "## Operations",
+        "",
+        ops_doc.history_line(audit),
+        "",
+        "### Resolution cadence",
+        "",
+        ops_doc.cadence_table(audit),
+        "",
+        "### Since the last run",
+        "",
+        *ops_doc.diff_lines(audit, limit=_MAX_LISTED),
+        "",
+        "### Waivers",
+        "",
+        *ops_doc.waiver_sections(audit, brief=True),
+        "",
+        "### Trend",
+        "",
+        *ops_doc.trend_image(audit),
         "",
     ]
     return "\n".join(parts)

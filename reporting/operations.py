@@ -1,0 +1,238 @@
+"""What history adds to one run's audit: waivers applied, blocker ages and SLA status, the diff
+against the last run of the same scope, the cadence dashboard and the trend points.
+
+Built once on the controller (reporting.audit.build_audit) from this run's records and what
+the store said before the run (`Past`); turned back into one history row set (`run_entry`).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, field
+
+from checks.manifest import LoadedManifest
+from checks.priority import SLA, Priority
+from reporting.aging import ESCALATION, Aging, SlaStatus, age_case, format_age
+from reporting.diff import RunDiff, diff_runs
+from reporting.history.store import CaseEntry, HistoryStore, RunEntry
+from reporting.records import CaseRecord
+from reporting.trend import TrendPoint, point, point_from_entry
+from reporting.waivers import WaiverReport, apply_waivers, describe
+
+__all__ = ["CadenceRow", "Operations", "Past", "build_operations", "case_entries", "read_past"]
+
+
+@dataclass(frozen=True, slots=True)
+class Past:
+    """What the store knew before this run."""
+
+    #: Earlier runs of the same scope, newest first (at most trend_runs - 1).
+    scope_runs: list[RunEntry]
+    #: The newest earlier row of every case of the project and phase, any scope.
+    latest: dict[str, CaseEntry]
+
+
+def read_past(
+    store: HistoryStore, project: str, phase: str, scope: str, before: dt.datetime, window: int
+) -> Past:
+    """Raises HistoryError when the store cannot be read."""
+    runs = store.runs(project, phase, scope=scope, before=before, limit=window - 1)
+    return Past(runs, store.latest_cases(project, phase, before=before))
+
+
+@dataclass(frozen=True, slots=True)
+class CadenceRow:
+    """One line of the cadence dashboard: the SLA target against the blockers open now."""
+
+    priority: Priority
+    open: int
+    within: int
+    due_soon: int
+    overdue: int
+    waived: int
+    oldest: str
+    #: "on target", "at risk" (something due soon) or "MISSED: <escalation>".
+    status: str
+
+    @property
+    def target(self) -> str:
+        hours = SLA[self.priority].total_seconds() / 3600
+        return f"resolved within {hours / 24:g} d" if hours >= 72 else f"resolved within {hours:g} h"
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "priority": self.priority.value,
+            "target": self.target,
+            "open": self.open,
+            "within": self.within,
+            "due_soon": self.due_soon,
+            "overdue": self.overdue,
+            "waived": self.waived,
+            "oldest": self.oldest,
+            "status": self.status,
+        }
+
+
+@dataclass(slots=True)
+class Operations:
+    #: The store's location ("" when history is not configured).
+    history_location: str
+    #: "not configured", "unavailable", "read", "recorded" or "not written".
+    history_status: str
+    #: Why, when the store could not be used.
+    history_detail: str
+    now: dt.datetime
+    waivers: WaiverReport
+    aging: dict[str, Aging]
+    diff: RunDiff | None
+    trend: list[TrendPoint] = field(default_factory=list)
+
+    @property
+    def has_history(self) -> bool:
+        return self.history_status in ("read", "recorded", "not written")
+
+    def history_line(self) -> str:
+        if self.history_status == "not configured":
+            return "not configured (set --history or [history] store): ages and changes are not known"
+        if self.history_status == "recorded":
+            return f"recorded in {self.history_location}"
+        if self.history_status == "read":
+            return f"read from {self.history_location}"
+        return f"NOT written ({self.history_location}): {self.history_detail}"
+
+    def case_json(self, record: CaseRecord) -> dict[str, object]:
+        """The history-derived fields of one case, merged into its JSON."""
+        aging = self.aging.get(record.key)
+        waiver = self.waivers.applied.get(record.key)
+        age = aging.age(self.now) if aging else None
+        return {
+            "first_seen": aging.first_seen.isoformat() if aging and aging.first_seen else None,
+            "age_hours": round(age.total_seconds() / 3600, 2) if age is not None else None,
+            "age": format_age(age) if aging and aging.first_seen else None,
+            "consecutive_failures": aging.consecutive_failures if aging else None,
+            "sla_status": aging.status.value if aging else None,
+            "due": aging.due.isoformat() if aging and aging.due else None,
+            "escalation": aging.escalation if aging else "",
+            "diff": self.diff.change(record.key) if self.diff else None,
+            "flapping": bool(self.diff and record.key in self.diff.flapping),
+            "waiver": (
+                {"reason": waiver.reason, "owner": waiver.owner, "expires": waiver.expires.isoformat()}
+                if waiver
+                else None
+            ),
+        }
+
+    def cadence(self, records: list[CaseRecord]) -> list[CadenceRow]:
+        rows = []
+        for p in Priority:
+            recs = [
+                r for r in records if r.priority is p and (r.outcome.is_open or r.key in self.waivers.applied)
+            ]
+            statuses = [self.aging[r.key].status for r in recs if r.key in self.aging]
+            ages = [
+                a for r in recs if r.outcome.is_open and (a := self.aging[r.key].age(self.now)) is not None
+            ]
+            overdue = statuses.count(SlaStatus.OVERDUE)
+            due_soon = statuses.count(SlaStatus.DUE_SOON)
+            if overdue:
+                status = f"MISSED: {ESCALATION[p]}"
+            elif due_soon:
+                status = "at risk"
+            elif not self.has_history and any(r.outcome.is_open for r in recs):
+                status = "unknown (no history)"
+            else:
+                status = "on target"
+            rows.append(
+                CadenceRow(
+                    priority=p,
+                    open=sum(1 for r in recs if r.outcome.is_open),
+                    within=statuses.count(SlaStatus.WITHIN),
+                    due_soon=due_soon,
+                    overdue=overdue,
+                    waived=statuses.count(SlaStatus.WAIVED),
+                    oldest=format_age(max(ages)) if ages else "-",
+                    status=status,
+                )
+            )
+        return rows
+
+    def to_json(self, records: list[CaseRecord]) -> dict[str, object]:
+        return {
+            "history": {
+                "store": self.history_location or None,
+                "status": self.history_status,
+                "detail": self.history_detail,
+            },
+            "waivers": self.waivers.to_json(),
+            "diff": self.diff.to_json() if self.diff else None,
+            "sla_dashboard": [row.to_json() for row in self.cadence(records)],
+            "trend": [p.to_json() for p in self.trend],
+        }
+
+
+def build_operations(
+    loaded: LoadedManifest,
+    records: list[CaseRecord],
+    run_id: str,
+    started: dt.datetime,
+    past: Past | None,
+    history_location: str,
+    history_problem: str,
+) -> Operations:
+    """Apply the waivers (records change in place), then age, diff and trend with `past`."""
+    waivers = apply_waivers(records, list(loaded.manifest.waivers), started.date())
+    history = past is not None
+    latest = past.latest if past else {}
+    aging = {
+        r.key: age_case(r.priority, r.outcome, latest.get(r.key), started, started, history) for r in records
+    }
+    diff = None
+    trend: list[TrendPoint] = []
+    if past is not None:
+        window = loaded.manifest.history.trend_runs
+        diff = diff_runs({r.key: r.outcome for r in records}, past.scope_runs, window)
+        trend = [point_from_entry(run) for run in reversed(past.scope_runs)]
+        trend.append(point(run_id, started, [(r.priority, r.outcome) for r in records]))
+    if not history_location:
+        status = "not configured"
+    elif history_problem:
+        status = "unavailable"
+    else:
+        status = "read"
+    return Operations(
+        history_location=history_location,
+        history_status=status,
+        history_detail=history_problem,
+        now=started,
+        waivers=waivers,
+        aging=aging,
+        diff=diff,
+        trend=trend,
+    )
+
+
+def case_entries(records: list[CaseRecord], ops: Operations) -> tuple[CaseEntry, ...]:
+    """This run's cases as history rows, with their ages carried forward."""
+    entries = []
+    for r in sorted(records, key=lambda r: r.key):
+        aging = ops.aging[r.key]
+        waiver = ops.waivers.applied.get(r.key)
+        entries.append(
+            CaseEntry(
+                key=r.key,
+                criterion=r.criterion,
+                subject=r.subject,
+                title=r.title,
+                area=r.area,
+                category=r.category,
+                priority=r.priority.value,
+                outcome=r.outcome.value,
+                message=r.message,
+                owner=r.owner,
+                waiver=describe(waiver) if waiver else "",
+                first_seen=aging.first_seen,
+                consecutive_failures=aging.consecutive_failures,
+                previous_outcome=aging.previous_outcome,
+            )
+        )
+    return tuple(entries)

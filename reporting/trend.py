@@ -1,0 +1,124 @@
+"""The trend chart: open blockers per priority and pass rate over the last N runs of a scope.
+
+Drawn by matplotlib with the Agg backend (no display on CI machines), saved as a PNG next to
+the Markdown documents and embedded (base64) in the pytest-html summary.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import io
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from checks.priority import Priority
+from reporting.history.store import RunEntry
+from reporting.records import Outcome
+
+if TYPE_CHECKING:
+    from reporting.plugin import ReadinessPlugin
+
+__all__ = ["HtmlTrend", "TrendPoint", "file_name", "point_from_entry", "render_png"]
+
+_COLOURS = {Priority.P0: "#cf222e", Priority.P1: "#bc4c00", Priority.P2: "#9a6700", Priority.P3: "#57606a"}
+
+
+@dataclass(frozen=True, slots=True)
+class TrendPoint:
+    run_id: str
+    started: dt.datetime
+    open_by_priority: dict[Priority, int]
+    #: Share of the run's cases that passed, 0..1 (waived failures do not count as passed).
+    pass_rate: float
+
+    def to_json(self) -> dict[str, object]:
+        return {
+            "run_id": self.run_id,
+            "started": self.started.isoformat(),
+            "open": {p.value: n for p, n in self.open_by_priority.items()},
+            "pass_rate": round(self.pass_rate, 4),
+        }
+
+
+def point(run_id: str, started: dt.datetime, outcomes: list[tuple[Priority, Outcome]]) -> TrendPoint:
+    opened = dict.fromkeys(Priority, 0)
+    for priority, outcome in outcomes:
+        if outcome.is_open:
+            opened[priority] += 1
+    passed = sum(1 for _, o in outcomes if o is Outcome.PASSED)
+    return TrendPoint(run_id, started, opened, passed / len(outcomes) if outcomes else 0.0)
+
+
+def point_from_entry(run: RunEntry) -> TrendPoint:
+    return point(run.run_id, run.started, [(Priority(c.priority), Outcome(c.outcome)) for c in run.cases])
+
+
+def file_name(date: dt.date) -> str:
+    return f"READINESS_TREND_{date:%Y%m%d}.png"
+
+
+def render_png(points: list[TrendPoint], title: str) -> bytes:
+    """The chart as PNG bytes; points oldest first."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib.figure import Figure
+
+    # A Figure without pyplot: no global state, nothing left open between runs.
+    fig = Figure(figsize=(8, 3.6), dpi=100)
+    ax = fig.add_subplot()
+    xs = list(range(len(points)))
+    for priority in Priority:
+        ax.plot(
+            xs,
+            [p.open_by_priority[priority] for p in points],
+            marker="o",
+            color=_COLOURS[priority],
+            label=f"open {priority.value}",
+        )
+    ax.set_ylabel("open blockers")
+    # Blocker counts are whole numbers; leave headroom above the highest line for the legend.
+    from matplotlib.ticker import MaxNLocator
+
+    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+    highest = max((max(p.open_by_priority.values()) for p in points), default=0)
+    ax.set_ylim(0, max(1, highest) * 1.35)
+    ax.set_xticks(xs, [f"{p.started:%m-%d %H:%M}" for p in points], rotation=30, ha="right", fontsize=7)
+    rate = ax.twinx()
+    rate.plot(xs, [100 * p.pass_rate for p in points], linestyle="--", color="#1a7f37", label="pass rate %")
+    rate.set_ylim(0, 135)
+    rate.set_yticks([0, 25, 50, 75, 100])
+    rate.set_ylabel("pass rate (%)")
+    handles, labels = ax.get_legend_handles_labels()
+    handles2, labels2 = rate.get_legend_handles_labels()
+    ax.legend(handles + handles2, labels + labels2, loc="upper left", fontsize=7, ncols=5)
+    ax.set_title(title, fontsize=9)
+    fig.tight_layout()
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", metadata={"Software": None})
+    return buffer.getvalue()
+
+
+class HtmlTrend:
+    """Puts the trend chart in the pytest-html summary, below the verdict."""
+
+    def __init__(self, plugin: ReadinessPlugin) -> None:
+        self.plugin = plugin
+
+    @pytest.hookimpl(optionalhook=True, trylast=True)
+    def pytest_html_results_summary(
+        self, prefix: list[str], summary: list[str], postfix: list[str], session: Any
+    ) -> None:
+        if not self.plugin.controller:
+            return
+        png = self.plugin.trend_png()
+        if png is None:
+            return
+        data = base64.b64encode(png).decode("ascii")
+        prefix.append(
+            "<div id='readiness-trend'><h3>Trend: open blockers and pass rate over the last runs</h3>"
+            f"<img alt='readiness trend' src='data:image/png;base64,{data}'/></div>"
+        )
