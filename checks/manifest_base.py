@@ -29,7 +29,8 @@ PhasePriority = Annotated[Priority | dict[str, Priority], BeforeValidator(_parse
 
 
 class StrictModel(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, strict=True)
+    # inf and nan are valid TOML floats but would pass `ge=0` and make the JSON output invalid.
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class Blocker(StrictModel):

@@ -4,8 +4,9 @@ and may contain markup."""
 
 from __future__ import annotations
 
+import re
 from html import escape
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
@@ -14,7 +15,25 @@ from checks.priority import Priority
 if TYPE_CHECKING:
     from reporting.plugin import ReadinessPlugin
 
-__all__ = ["HtmlColumns"]
+__all__ = ["HtmlColumns", "scrub_metadata"]
+
+#: `scheme://user:password@host`: the credentials part of a URL.
+_URL_CREDENTIALS: Final = re.compile(r"(?<=://)[^/@\s]+@")
+
+
+def scrub_metadata(metadata: dict[str, Any]) -> None:
+    """Drop credentials from URLs in pytest-metadata's values, in place.
+
+    pytest-metadata copies CI variables such as GIT_URL or CIRCLE_REPOSITORY_URL by name into
+    the HTML environment table and the `-v` header; a clone URL often carries a token, and
+    pytest-html's environment_table_redact_list matches names, not values.
+    """
+    for key, value in metadata.items():
+        if isinstance(value, dict):
+            scrub_metadata(value)
+        elif isinstance(value, str):
+            metadata[key] = _URL_CREDENTIALS.sub("***@", value)
+
 
 _COLOURS = {"GO": "#1a7f37", "CONDITIONAL GO": "#9a6700", "NO-GO": "#cf222e"}
 
@@ -22,6 +41,18 @@ _COLOURS = {"GO": "#1a7f37", "CONDITIONAL GO": "#9a6700", "NO-GO": "#cf222e"}
 class HtmlColumns:
     def __init__(self, plugin: ReadinessPlugin) -> None:
         self.plugin = plugin
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        # Registered during configure, this runs at once (historic hook): after pytest-metadata
+        # filled its stash, before the header and the report use it. Workers scrub their own
+        # copy, which is the object they send to the controller.
+        try:
+            from pytest_metadata.plugin import metadata_key  # type: ignore[import-untyped]
+        except ImportError:
+            return
+        metadata = config.stash.get(metadata_key, None)
+        if metadata:
+            scrub_metadata(metadata)
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_summary(

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import json
+import re
 import shlex
 from dataclasses import dataclass
 
 __all__ = ["Instruction", "copy_sources", "entrypoint_script", "parse_dockerfile"]
+
+#: A parser directive (`# escape=``), only valid before the first instruction or comment.
+_DIRECTIVE = re.compile(r"^\s*#\s*([a-zA-Z]+)\s*=\s*(\S+)\s*$")
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,24 +21,44 @@ class Instruction:
 
 
 def parse_dockerfile(text: str) -> list[Instruction]:
-    """Instructions with continuation lines joined; comments and blank lines dropped."""
+    """Instructions with continuation lines joined, as Docker reads them.
+
+    Comment and blank lines are dropped also inside a continuation (Docker skips them there
+    rather than ending the instruction), a continuation still open at the end of the file
+    ends with it, and the `# escape=` parser directive (backtick on Windows images) is honoured.
+    """
+    lines = text.splitlines()
+    escape = "\\"
+    for raw in lines:
+        directive = _DIRECTIVE.match(raw)
+        if directive is None:
+            break
+        if directive.group(1).lower() == "escape" and directive.group(2) in ("\\", "`"):
+            escape = directive.group(2)
     out: list[Instruction] = []
     buf: list[str] = []
     start = 0
-    for number, raw in enumerate(text.splitlines(), 1):
+
+    def flush() -> None:
+        joined = " ".join(part for part in buf if part)
+        buf.clear()
+        keyword, _, args = joined.partition(" ")
+        if keyword:
+            out.append(Instruction(start, keyword.upper(), args.strip()))
+
+    for number, raw in enumerate(lines, 1):
         stripped = raw.strip()
-        if not buf and (not stripped or stripped.startswith("#")):
+        if not stripped or stripped.startswith("#"):
             continue
         if not buf:
             start = number
-        if stripped.endswith("\\"):
-            buf.append(stripped[:-1])
+        if stripped.endswith(escape):
+            buf.append(stripped[: -len(escape)].strip())
             continue
         buf.append(stripped)
-        joined = " ".join(part for part in buf if part and not part.startswith("#"))
-        buf = []
-        keyword, _, args = joined.partition(" ")
-        out.append(Instruction(start, keyword.upper(), args.strip()))
+        flush()
+    if buf:
+        flush()
     return out
 
 

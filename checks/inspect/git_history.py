@@ -7,6 +7,8 @@ from pathlib import Path
 
 __all__ = ["last_commit_dates"]
 
+_GIT_LOG = ("git", "-c", "diff.renames=false")
+
 
 def last_commit_dates(root: Path, paths: list[str], timeout: float = 60.0) -> dict[str, str] | None:
     """Path -> ISO date of the last commit touching it; None when root is not in a git work tree.
@@ -29,8 +31,10 @@ def last_commit_dates(root: Path, paths: list[str], timeout: float = 60.0) -> di
     wanted = {prefix + p: p for p in paths}
     found: dict[str, str] = {}
     try:
+        # -z: names exactly as stored (no C-quoting of non-ASCII, quotes or backslashes, which
+        # would never match the manifest's paths), each ended by NUL.
         log = subprocess.run(
-            ["git", "-C", str(root), "log", "--format=%x00%cI", "--name-only", "--no-renames", "--", "."],
+            [*_GIT_LOG, "-C", str(root), "log", "-z", "--format=%x01%cI", "--name-only", "--", "."],
             capture_output=True,
             text=True,
             errors="replace",
@@ -39,11 +43,15 @@ def last_commit_dates(root: Path, paths: list[str], timeout: float = 60.0) -> di
     except subprocess.TimeoutExpired:
         return found
     date = ""
-    for line in log.stdout.splitlines():
-        if line.startswith("\0"):
-            date = line[1:11]
-        elif line in wanted and wanted[line] not in found:
-            found[wanted[line]] = date
+    after_header = False
+    for token in log.stdout.split("\0"):
+        if token.startswith("\x01"):
+            date, after_header = token[1:11], True
+            continue
+        if after_header:  # the first name follows the header's line break
+            token, after_header = token.removeprefix("\n"), False
+        if token in wanted and wanted[token] not in found:
+            found[wanted[token]] = date
             if len(found) == len(wanted):
                 break
     return found
