@@ -80,7 +80,14 @@ def check_shell_parses(case: Case, manifest: LoadedManifest) -> None:
 @pytest.mark.criterion("shell_executable")
 def check_shell_executable(case: Case, manifest: LoadedManifest) -> None:
     path = _script(case).path
-    mode = resolve_inside(manifest.root, path).stat().st_mode
+    try:
+        mode = resolve_inside(manifest.root, path).stat().st_mode
+    except (RepoFileError, OSError) as exc:
+        problem = str(exc)
+    else:
+        problem = ""
+    if problem:
+        finding(problem)
     if not mode & stat.S_IXUSR:
         finding(f"{path}: not executable (mode {stat.S_IMODE(mode):04o})")
 

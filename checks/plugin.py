@@ -23,28 +23,6 @@ MANIFEST_KEY: Final = pytest.StashKey[LoadedManifest]()
 _EMPTY_PARAMS_KEY: Final = pytest.StashKey[set[str]]()
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("readiness", "execution readiness")
-    group.addoption(
-        "--manifest",
-        metavar="PATH",
-        default=None,
-        help="readiness manifest (default: $READINESS_MANIFEST, else readiness.toml beside pytest.ini)",
-    )
-    group.addoption(
-        "--target-root",
-        metavar="DIR",
-        default=None,
-        help="the pipeline repository to audit, instead of the manifest's project.root",
-    )
-    group.addoption(
-        "--phase",
-        metavar="ID",
-        default=None,
-        help="audit this phase instead of the manifest's project.phase",
-    )
-
-
 def _manifest_path(config: pytest.Config) -> Path:
     given = config.getoption("manifest") or os.environ.get("READINESS_MANIFEST")
     if given:

@@ -36,42 +36,6 @@ PLUGIN_KEY: Final = pytest.StashKey["ReadinessPlugin"]()
 _MAX_MESSAGE: Final = 600
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("readiness")
-    group.addoption(
-        "--readiness-out",
-        metavar="DIR",
-        default=None,
-        help="where the audit documents go (default: readiness-reports/YYYYMMDD)",
-    )
-    group.addoption(
-        "--readiness-exit",
-        choices=("pytest", "verdict"),
-        default="pytest",
-        help="exit status: pytest's own (default), or the verdict's: 0 GO, 10 CONDITIONAL GO, 11 NO-GO",
-    )
-    group.addoption(
-        "--readiness-now",
-        metavar="ISO-DATETIME",
-        default=None,
-        help="the time the audit is taken at (rehearsals and tests); default: now",
-    )
-    group.addoption(
-        "--history",
-        metavar="PATH|bq://PROJECT.DATASET.TABLE",
-        default=None,
-        help="run history store: an SQLite file or a BigQuery table (default: the manifest's "
-        "[history] store; none: no history)",
-    )
-    group.addoption(
-        "--notify",
-        action="store_true",
-        default=False,
-        help="post the verdict and the open P0/P1 and overdue blockers to the webhook whose URL is "
-        "in the variable named by the manifest's [notify] webhook_env",
-    )
-
-
 def _now(config: pytest.Config) -> dt.datetime:
     given = config.getoption("readiness_now")
     if not given:

@@ -61,18 +61,6 @@ _SET_MANIFEST_ENV_KEY: Final = pytest.StashKey[bool]()
 Seed = Callable[[World, LoadedManifest], None]
 
 
-def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("readiness")
-    group.addoption(
-        "--sandbox",
-        action="store_true",
-        default=False,
-        help="run against a local Google Cloud (emulators and fakes on 127.0.0.1) seeded from the "
-        "manifest's [sandbox] seed, else from the manifest itself; without --manifest, audits "
-        "the example pipeline (examples/bqx_demo); also writes <out>/report.html",
-    )
-
-
 def _is_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput")
 

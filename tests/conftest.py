@@ -55,12 +55,18 @@ class TargetRepo:
         return self.write("readiness.toml", head + textwrap.dedent(body))
 
     def git(self, *args: str, date: str | None = None) -> str:
-        env = dict(os.environ, GIT_AUTHOR_NAME="t", GIT_AUTHOR_EMAIL="t@example.com",
-                   GIT_COMMITTER_NAME="t", GIT_COMMITTER_EMAIL="t@example.com")
+        env = dict(
+            os.environ,
+            GIT_AUTHOR_NAME="t",
+            GIT_AUTHOR_EMAIL="t@example.com",
+            GIT_COMMITTER_NAME="t",
+            GIT_COMMITTER_EMAIL="t@example.com",
+        )
         if date:
             env.update(GIT_AUTHOR_DATE=date, GIT_COMMITTER_DATE=date)
-        proc = subprocess.run(["git", "-C", str(self.root), *args], env=env, check=True,
-                              capture_output=True, text=True)
+        proc = subprocess.run(
+            ["git", "-C", str(self.root), *args], env=env, check=True, capture_output=True, text=True
+        )
         return proc.stdout
 
     def commit_all(self, message: str, date: str) -> None:
@@ -111,12 +117,17 @@ def run_suite(pytester: pytest.Pytester, manifest: Path, *args: str, out: str = 
     """Run the real readiness suite (this repository's checks and plugins) on a manifest."""
     out_dir = pytester.path / out
     result = pytester.runpytest_subprocess(
-        "-c", str(REPO / "pytest.ini"),
-        "--rootdir", str(REPO),
+        "-c",
+        str(REPO / "pytest.ini"),
+        "--rootdir",
+        str(REPO),
         str(REPO / "checks"),
-        "--manifest", str(manifest),
-        "--readiness-out", str(out_dir),
-        "--readiness-now", "2026-11-22T06:00:00",
+        "--manifest",
+        str(manifest),
+        "--readiness-out",
+        str(out_dir),
+        "--readiness-now",
+        "2026-11-22T06:00:00",
         *args,
     )
     return AuditRun(result, out_dir)

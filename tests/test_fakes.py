@@ -49,9 +49,7 @@ TIMEOUT = 5.0
 
 
 def _fast_retry(*types: type[Exception]) -> retries.Retry:
-    return retries.Retry(
-        predicate=retries.if_exception_type(*types), initial=0.01, maximum=0.05, timeout=5.0
-    )
+    return retries.Retry(predicate=retries.if_exception_type(*types), initial=0.01, maximum=0.05, timeout=5.0)
 
 
 NO_RETRY = retries.Retry(predicate=lambda _exc: False, timeout=TIMEOUT)
@@ -116,9 +114,7 @@ def _jobs(fake: CloudRunFake) -> run_v2.JobsClient:
 
 
 def _executions(fake: CloudRunFake) -> run_v2.ExecutionsClient:
-    return run_v2.ExecutionsClient(
-        credentials=_anonymous(), transport="rest", client_options=_opts(fake)
-    )
+    return run_v2.ExecutionsClient(credentials=_anonymous(), transport="rest", client_options=_opts(fake))
 
 
 def test_cloud_run_get_job_parses_template_conditions_and_latest_execution(
@@ -162,9 +158,7 @@ def test_cloud_run_list_jobs_follows_page_tokens_one_request_per_page(
 
 
 def test_cloud_run_list_executions_newest_first_with_task_counts(cloud_run: CloudRunFake) -> None:
-    executions = list(
-        _executions(cloud_run).list_executions(parent=JOB, retry=NO_RETRY, timeout=TIMEOUT)
-    )
+    executions = list(_executions(cloud_run).list_executions(parent=JOB, retry=NO_RETRY, timeout=TIMEOUT))
     assert [e.name.rsplit("/", 1)[1] for e in executions] == ["features-new", "features-old"]
     newest, oldest = executions
     assert (newest.succeeded_count, newest.failed_count) == (1, 0)
@@ -463,9 +457,7 @@ def test_resource_manager_get_project_by_id_answers_number_name(
 def test_resource_manager_delete_requested_project_is_reported(
     resource_manager: ResourceManagerFake,
 ) -> None:
-    project = _projects(resource_manager).get_project(
-        name="projects/doomed", retry=NO_RETRY, timeout=TIMEOUT
-    )
+    project = _projects(resource_manager).get_project(name="projects/doomed", retry=NO_RETRY, timeout=TIMEOUT)
     assert project.state == resourcemanager_v3.Project.State.DELETE_REQUESTED
 
 
@@ -487,9 +479,7 @@ def test_resource_manager_unknown_project_raises_forbidden(
     resource_manager: ResourceManagerFake,
 ) -> None:
     with pytest.raises(exceptions.Forbidden):
-        _projects(resource_manager).get_project(
-            name="projects/ghost", retry=NO_RETRY, timeout=TIMEOUT
-        )
+        _projects(resource_manager).get_project(name="projects/ghost", retry=NO_RETRY, timeout=TIMEOUT)
 
 
 def test_resource_manager_malformed_json_raises_parse_error(
@@ -542,9 +532,7 @@ class CannedUpstream(FakeServer):
 
     def _upload(self, request: Request) -> Response:
         self.seen.append(request)
-        return Response.of_json(
-            {"kind": "storage#object", "bucket": "bkt", "name": "obj", "generation": "1"}
-        )
+        return Response.of_json({"kind": "storage#object", "bucket": "bkt", "name": "obj", "generation": "1"})
 
     def _download(self, request: Request) -> Response:
         self.seen.append(request)
@@ -747,9 +735,7 @@ def test_storage_client_fetches_bucket_metadata_in_background_unless_disabled(
     gcs_front: StorageFront, upstream: CannedUpstream, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv(_BUCKET_METADATA_OFF)
-    _gcs(gcs_front).bucket("bkt").test_iam_permissions(
-        ["storage.objects.get"], retry=None, timeout=TIMEOUT
-    )
+    _gcs(gcs_front).bucket("bkt").test_iam_permissions(["storage.objects.get"], retry=None, timeout=TIMEOUT)
     deadline = time.monotonic() + TIMEOUT
     while upstream.request_count("bucket") == 0 and time.monotonic() < deadline:
         time.sleep(0.01)

@@ -280,7 +280,13 @@ def test_ctrl_c_mid_run_stops_every_server_and_writes_no_documents(
     proc.send_signal(signal.SIGINT)  # mid-run: one check has finished, others have not
     proc.wait(timeout=60)
     output = "".join(lines)
-    assert proc.returncode == 2, output[-3000:]  # pytest's "interrupted"
+    # pytest's "interrupted" is 2. On CPython 3.11 a Ctrl-C can land where the traceback entry
+    # has no line number, and pytest then crashes while printing the interrupt (exit 1, see
+    # pytest-xdist#1196); the servers must be stopped and nothing written either way.
+    interrupted = proc.returncode == 2 or (
+        proc.returncode == 1 and "KeyboardInterrupt" in output and "tb_lineno" in output
+    )
+    assert interrupted, output[-3000:]
     assert "sandbox: local Google Cloud stopped" in output
     assert processes_under(tmp) == []
     written = sorted(p.name for p in out_dir.glob("*")) if out_dir.exists() else []

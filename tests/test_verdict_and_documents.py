@@ -313,7 +313,8 @@ def example(tmp_path_factory: pytest.TempPathFactory) -> AuditRun:
 def test_all_documents_are_written_with_the_run_date(example: AuditRun) -> None:
     names = sorted(p.name for p in example.out_dir.iterdir())
     assert names == sorted(
-        [f"{stem}_20261122.md" for stem in DOCUMENT_STEMS] + ["READINESS_RESULTS_20261122.json"]
+        [f"{stem}_20261122.md" for stem in DOCUMENT_STEMS]
+        + ["READINESS_RESULTS_20261122.json", "TABLE_INVENTORY_20261122.csv"]
     )
     for stem in DOCUMENT_STEMS:
         assert "- Audit date: 2026-11-22 (run 20261122T060000-" in example.doc(stem)
@@ -449,7 +450,7 @@ def test_terminal_summary_shows_verdict_counts_and_documents(example: AuditRun) 
         expected_counts.append(f"  {p}: {open_n} open of {total} (")
     count_lines = [line for line in block if re.match(r"  P\d: ", line)]
     assert [line[: len(e)] for line, e in zip(count_lines, expected_counts, strict=True)] == expected_counts
-    documents = f"  documents: {example.out_dir} (7 files)"
+    documents = f"  documents: {example.out_dir} (8 files)"
     assert documents in block, block
     # Verdict first, then the counts in priority order, then where the documents are.
     assert block.index(count_lines[-1]) < block.index(documents)

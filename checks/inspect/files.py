@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import io
 import os
+import tokenize
 from pathlib import Path
 
 __all__ = ["MAX_SOURCE_BYTES", "RepoFileError", "is_executable", "read_text", "resolve_inside"]
@@ -42,10 +44,25 @@ def read_text(root: Path, rel: str) -> str:
         raise RepoFileError(f"{rel}: not readable (permission denied)") from None
     if b"\0" in data[:8192]:
         raise RepoFileError(f"{rel}: binary file, not a script")
+    encoding = _python_encoding(data) if rel.endswith(".py") else "utf-8"
     try:
-        return data.decode("utf-8")
+        return data.decode(encoding)
     except UnicodeDecodeError as exc:
-        raise RepoFileError(f"{rel}: not UTF-8 (invalid byte at offset {exc.start})") from None
+        label = "UTF-8" if encoding in ("utf-8", "utf-8-sig") else f"valid {encoding}"
+        raise RepoFileError(f"{rel}: not {label} (invalid byte at offset {exc.start})") from None
+
+
+def _python_encoding(data: bytes) -> str:
+    """The encoding Python itself would read the file with: a PEP 263 cookie, a BOM, else UTF-8.
+
+    A script that declares `# -*- coding: latin-1 -*-` runs fine, so it must not be reported
+    as "not UTF-8"; an unknown or malformed cookie falls back to UTF-8 (and is then a finding).
+    """
+    try:
+        encoding, _ = tokenize.detect_encoding(io.BytesIO(data).readline)
+    except SyntaxError:
+        return "utf-8"
+    return encoding
 
 
 def is_executable(path: Path) -> bool:
