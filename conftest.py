@@ -7,7 +7,13 @@ import pytest
 
 from checks.options import ENTRY_POINT, add_options
 
-pytest_plugins = ["checks.plugin", "checks.gcp.fixtures", "reporting.plugin", "sandbox.plugin"]
+pytest_plugins = [
+    "checks.plugin",
+    "checks.gcp.fixtures",
+    "checks.gcp.handover",
+    "reporting.plugin",
+    "sandbox.plugin",
+]
 
 
 def pytest_addoption(parser: pytest.Parser, pluginmanager: pytest.PytestPluginManager) -> None:

@@ -14,6 +14,7 @@ suite in-process, and a module cache would hand one run's snapshot (or error) to
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -27,6 +28,7 @@ from checks.findings import unverified
 from checks.gcp.access import GoogleAccess
 from checks.gcp.errors import ApiCallError, api_call, describe
 from checks.gcp.scratch import is_scratch
+from checks.manifest import LoadedManifest
 
 __all__ = [
     "BigQueryMetadata",
@@ -40,6 +42,8 @@ __all__ = [
 ]
 
 API: Final = "BigQuery"
+#: workerinput key: the file holding the controller's metadata (see checks/gcp/handover.py).
+HANDOVER_INPUT: Final = "readiness_bigquery_metadata"
 
 T = TypeVar("T")
 
@@ -248,12 +252,37 @@ class BigQueryMetadata:
             )
             return [dict(row.items()) for row in result]
 
+    # -- the xdist handover (checks/gcp/handover.py) ---------------------------------------------
+
+    def export(self) -> dict[str, Any]:
+        """What was read, failures included, for workers to start from instead of the API."""
+        return {"datasets": dict(self._datasets), "snapshots": dict(self._snapshots)}
+
+    def preload(self, exported: Mapping[str, Any]) -> None:
+        self._datasets.update(exported["datasets"])
+        self._snapshots.update(exported["snapshots"])
+
+
+def dataset_refs(loaded: LoadedManifest, project: str) -> list[DatasetRef]:
+    """Every dataset whose metadata some case of the manifest reads (datasets, mandate families,
+    legacy views, source tables), each once."""
+    m = loaded.manifest
+    names = [d.subject for d in m.datasets] + [v.dataset for v in m.legacy_views]
+    names += [s.table.rpartition(".")[0] for s in m.source_tables]
+    return sorted({DatasetRef.parse(name, project) for name in names})
+
 
 def bigquery_metadata(config: pytest.Config, google: GoogleAccess) -> BigQueryMetadata:
-    """The process's metadata cache (one per pytest run, so one per xdist worker)."""
+    """The process's metadata cache (one per pytest run); an xdist worker starts from the
+    controller's handover, so the workers never each read the same dataset."""
     metadata = config.stash.get(_METADATA_KEY, None)
     if metadata is None:
         metadata = config.stash[_METADATA_KEY] = BigQueryMetadata(google)
+        workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+        handed = workerinput.get(HANDOVER_INPUT) if workerinput else None
+        if handed:
+            with open(handed, "rb") as file:
+                metadata.preload(pickle.load(file))
     return metadata
 
 
