@@ -1,0 +1,40 @@
+"""Benchmark 2: the whole nightly suite at 6,000 tables (collection, checks, all documents, HTML)
+with the stand-in's latency: target at most 30 s, reports at most 10 % of it; and `pytest -m p0`
+(what runs right before execution) at most 10 s."""
+
+from __future__ import annotations
+
+from typing import Final
+
+from bench.harness import OUT, Figure, Session, print_figures, write_results
+
+NAME: Final = "2 nightly"
+
+
+def run(session: Session) -> list[Figure]:
+    nightly = session.nightly("large")
+    p0 = session.run("large", "p0", ["-m", "p0"])
+    share = 100 * nightly.reports_seconds / nightly.wall
+    items = nightly.probe.get("facts", {}).get("items")
+    return [
+        Figure(NAME, "nightly suite, 6,000 tables, serial, with HTML", nightly.wall, "s", "≤ 30 s",
+               nightly.wall <= 30,
+               f"{items} cases; start-up+collection {nightly.startup_seconds:.1f} s, checks "
+               f"{nightly.checks_seconds:.1f} s, reports {nightly.reports_seconds:.1f} s"),
+        Figure(NAME, "reports share of the nightly run", share, "%", "≤ 10 %", share <= 10,
+               "documents, results JSON, history, trend chart and HTML (session finish + summary)"),
+        Figure(NAME, "pytest -m p0, 6,000 tables", p0.wall, "s", "≤ 10 s", p0.wall <= 10,
+               f"{p0.probe.get('facts', {}).get('items')} cases; start-up {p0.startup_seconds:.1f} s, checks "
+               f"{p0.checks_seconds:.1f} s, reports {p0.reports_seconds:.1f} s"),
+    ]  # fmt: skip
+
+
+def main() -> None:
+    with Session() as session:
+        figures = run(session)
+        print_figures(figures)
+        write_results(OUT / "results.json", figures, session.details)
+
+
+if __name__ == "__main__":
+    main()
