@@ -40,11 +40,16 @@ def check_sa_key_age(case: Case, google: GoogleAccess, facts: dict[str, Any]) ->
         facts["keys"] = "not a service account"
         return
     url = f"{google.iam_url}/v1/projects/{google.project}/serviceAccounts/{principal}/keys"
-    with api_call("IAM"):
+
+    def list_keys() -> Any:
         response = google.http.get(url, params={"keyTypes": "USER_MANAGED"}, timeout=google.timeout)
         if response.status_code >= 400:
             raise api_exceptions.from_http_response(response)
-        keys = response.json().get("keys", [])
+        return response.json().get("keys", [])
+
+    # A listing is a read: retried on 429/5xx/resets inside the deadline, like every other read.
+    with api_call("IAM"):
+        keys = google.read_retry("IAM")(list_keys)()
     limit = dt.timedelta(days=google.gcp.key_max_age_days)
     now = dt.datetime.now(dt.UTC)
     old = []

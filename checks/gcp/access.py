@@ -18,6 +18,7 @@ from google.api_core import retry as api_retry
 from google.api_core.client_options import ClientOptions
 
 from checks.gcp.credentials import Identity
+from checks.gcp.errors import note_attempts
 from checks.manifest_gcp import Endpoints, Gcp
 
 __all__ = ["ENDPOINTS_ENV", "GoogleAccess", "endpoints_for"]
@@ -39,7 +40,8 @@ class GoogleAccess:
     gcp: Gcp
     identity: Identity
     endpoints: Endpoints
-    #: Attempts made by retried reads, per API: reported with an error ("after 3 attempts").
+    #: Attempts the latest failed read of each API had made; the same count travels on the
+    #: failure itself (errors.attempts_made), which is what an error message reports.
     attempts: dict[str, int] = field(default_factory=dict)
 
     @property
@@ -51,18 +53,26 @@ class GoogleAccess:
         return self.gcp.timeout_seconds
 
     def read_retry(self, api: str) -> api_retry.Retry:
-        """Retry for idempotent reads: transient errors (429, 5xx, resets) inside the deadline."""
+        """Retry for idempotent reads: transient errors (429, 5xx, resets) inside the deadline.
 
-        def count(_exc: Exception) -> None:
-            self.attempts[api] = self.attempts.get(api, 1) + 1
+        A fresh Retry per call: its predicate sees every failure of that call, retried or not,
+        and notes on it the attempts made so far, so "after N attempts" is this call's count.
+        """
+        failures = 0
+
+        def retryable(exc: Exception) -> bool:
+            nonlocal failures
+            failures += 1
+            note_attempts(exc, failures)
+            self.attempts[api] = failures
+            return bool(api_retry.if_transient_error(exc))
 
         return api_retry.Retry(
-            predicate=api_retry.if_transient_error,
+            predicate=retryable,
             initial=0.2,
             maximum=2.0,
             multiplier=2.0,
             timeout=self.timeout,
-            on_error=count,
         )
 
     def _options(self, url: str) -> ClientOptions | None:

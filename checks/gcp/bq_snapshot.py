@@ -250,7 +250,10 @@ class BigQueryMetadata:
                 retry=google.read_retry(API),
                 job_retry=None,
             )
-            return [dict(row.items()) for row in result]
+            # dict(zip(...)) rather than row.items(): the latter copies every value (10x slower
+            # on a 6,000-table COLUMNS result).
+            keys = [field.name for field in result.schema]
+            return [dict(zip(keys, row, strict=True)) for row in result]
 
     # -- the xdist handover (checks/gcp/handover.py) ---------------------------------------------
 

@@ -10,10 +10,11 @@ from typing import Final, TypeVar
 import google.auth.exceptions
 import requests
 from google.api_core import exceptions as api_exceptions
+from google.protobuf import json_format
 
 from checks.findings import CheckError
 
-__all__ = ["ApiCallError", "api_call", "call", "describe"]
+__all__ = ["ApiCallError", "api_call", "attempts_made", "call", "describe", "note_attempts"]
 
 T = TypeVar("T")
 
@@ -24,23 +25,57 @@ _TRANSPORT: Final = (
     TimeoutError,
     google.auth.exceptions.TransportError,
     json.JSONDecodeError,
+    # The REST transport of the gapic clients (Run, Quotas, Service Usage, Resource Manager)
+    # parses a 200 reply with protobuf: a truncated body raises this, not a ValueError.
+    json_format.ParseError,
 )
+
+
+#: Set on each failed attempt of a retried call (GoogleAccess.read_retry): attempts made so far.
+_ATTEMPTS: Final = "readiness_attempts"
 
 
 class ApiCallError(CheckError):
     """An API call failed in a way that leaves the criterion unverified."""
 
 
+def note_attempts(exc: BaseException, attempts: int) -> None:
+    """Record on a failure how many attempts its call had made when it happened."""
+    setattr(exc, _ATTEMPTS, attempts)
+
+
+def attempts_made(exc: BaseException) -> int:
+    """Attempts of the call that ended in `exc`: the count its retry noted, else 1 (a call made
+    without retry, such as a probe's write, is sent exactly once)."""
+    cause = exc.cause if isinstance(exc, api_exceptions.RetryError) else None
+    for failure in (exc, cause):
+        noted = getattr(failure, _ATTEMPTS, None)
+        if isinstance(noted, int) and noted > 0:
+            return noted
+    return 1
+
+
+def _tries(attempts: int) -> str:
+    return f" after {attempts} attempt{'s' if attempts != 1 else ''}"
+
+
 def describe(api: str, exc: BaseException, attempts: int | None = None) -> str:
-    tries = f" after {attempts} attempt(s)" if attempts and attempts > 1 else ""
+    """One line: the API, the status (or what went wrong on the wire), the attempts made.
+
+    A 4xx other than 408/429 is the API's answer, not an outage: it is never retried, so its
+    line carries no attempt count (it often becomes a finding's text).
+    """
+    made = attempts if attempts is not None else attempts_made(exc)
+    tries = _tries(made)
     if isinstance(exc, api_exceptions.RetryError):
         cause = exc.cause
-        base = describe(api, cause) if cause is not None else f"{api}: retries exhausted"
+        base = describe(api, cause, made) if cause is not None else f"{api}: retries exhausted{tries}"
         return f"{base} (retry deadline exceeded)"
     if isinstance(exc, api_exceptions.GoogleAPICallError):
         code = exc.code if exc.code is not None else "?"
         message = (exc.message or "").split("\n", 1)[0][:200]
-        return f"{api}: HTTP {code} {type(exc).__name__}{tries}: {message}"
+        answered = isinstance(code, int) and 400 <= code < 500 and code not in (408, 429)
+        return f"{api}: HTTP {code} {type(exc).__name__}{'' if answered else tries}: {message}"
     if isinstance(exc, google.auth.exceptions.GoogleAuthError):
         first = exc.args[0] if exc.args else exc
         return f"{api}: authentication failed{tries}: {str(first).splitlines()[0][:200]}"
@@ -48,7 +83,7 @@ def describe(api: str, exc: BaseException, attempts: int | None = None) -> str:
         return f"{api}: no answer within the deadline{tries}"
     if isinstance(exc, requests.exceptions.ConnectionError | ConnectionError):
         return f"{api}: connection failed{tries} ({type(exc).__name__})"
-    if isinstance(exc, ValueError | json.JSONDecodeError):
+    if isinstance(exc, ValueError | json_format.ParseError):
         return f"{api}: malformed response{tries} ({type(exc).__name__}: {str(exc)[:120]})"
     return f"{api}: {type(exc).__name__}{tries}: {str(exc)[:200]}"
 

@@ -30,11 +30,15 @@ def is_scratch(name: str) -> bool:
 class ScratchNames:
     run_id: str
 
+    @property
+    def prefix(self) -> str:
+        """What every scratch name of this run starts with (the sweeper spares these)."""
+        return f"{SCRATCH_PREFIX}{_SAFE.sub('_', self.run_id.lower())}_"
+
     def name(self, purpose: str) -> str:
         """A fresh scratch name: prefix, run id, purpose, random suffix (unique per call)."""
-        run = _SAFE.sub("_", self.run_id.lower())
         what = _SAFE.sub("_", purpose.lower())
-        return f"{SCRATCH_PREFIX}{run}_{what}_{secrets.token_hex(3)}"
+        return f"{self.prefix}{what}_{secrets.token_hex(3)}"
 
     @staticmethod
     def expiry(now: dt.datetime | None = None) -> dt.datetime:

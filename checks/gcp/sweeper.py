@@ -1,0 +1,266 @@
+"""`--sweep-scratch`: remove the scratch tables and objects that crashed earlier runs left behind.
+
+Before the checks, once, on the controller only (never on an xdist worker), with the suite's own
+identity and endpoints (the `google` fixture's: ADC, impersonating gcp.impersonate, honouring
+READINESS_ENDPOINTS), the sweeper lists every manifest dataset's tables and every manifest
+bucket's top-level objects named SCRATCH_PREFIX..., and deletes those of other runs. It never
+touches a name without the prefix, nor the current run's own names, nor those of a run that
+started within SCRATCH_TTL of this one (it may still be running: deleting its scratch table
+mid-probe would turn its rename into a false finding); those expire on their own.
+
+A sweep that cannot authenticate or list is reported (terminal summary, results JSON
+`scratch_sweep`); it never stops the run, and it never changes a case's outcome.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as dt
+import re
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any, Final
+
+import pytest
+from google.api_core import exceptions as api_exceptions
+
+from checks.gcp.access import GoogleAccess, endpoints_for
+from checks.gcp.bq_snapshot import DatasetRef
+from checks.gcp.credentials import CredentialsError, resolve_identity
+from checks.gcp.errors import ApiCallError, api_call
+from checks.gcp.scratch import SCRATCH_PREFIX, SCRATCH_TTL, ScratchNames
+from checks.manifest import Manifest
+from checks.plugin import loaded_manifest
+
+__all__ = ["SWEEPER_KEY", "Fate", "ScratchSweeper", "SweepResult", "fate", "sweep", "sweep_result"]
+
+SWEEPER_KEY: Final = pytest.StashKey["ScratchSweeper"]()
+
+#: The start time a scratch name carries in its run id (ScratchNames: 20261122T060000-ab12cd
+#: becomes 20261122t060000_ab12cd).
+_RUN_STAMP: Final = re.compile(rf"^{re.escape(SCRATCH_PREFIX)}(?P<stamp>\d{{8}}t\d{{6}})_")
+
+
+class Fate(StrEnum):
+    #: Not a scratch name: never touched.
+    OTHER = "other"
+    #: This run's own scratch object: its probe removes it.
+    OURS = "ours"
+    #: Another run's, started within SCRATCH_TTL of this one: may still be running, kept.
+    RECENT = "recent"
+    #: A stale leftover of an earlier run: deleted.
+    STALE = "stale"
+
+
+def fate(name: str, current: ScratchNames, started: dt.datetime) -> Fate:
+    """What the sweeper does with an object of this (top-level) name."""
+    if not name.startswith(SCRATCH_PREFIX):
+        return Fate.OTHER
+    if name.startswith(current.prefix):
+        return Fate.OURS
+    match = _RUN_STAMP.match(name)
+    if match:
+        stamp = dt.datetime.strptime(match["stamp"], "%Y%m%dt%H%M%S").replace(tzinfo=dt.UTC)
+        if abs(started - stamp) < SCRATCH_TTL:
+            return Fate.RECENT
+    return Fate.STALE
+
+
+@dataclass
+class SweepResult:
+    #: Deleted: `project.dataset.table` and `gs://bucket/object`.
+    swept: list[str] = field(default_factory=list)
+    #: Scratch objects of another recent run, left alone.
+    kept: list[str] = field(default_factory=list)
+    #: What could not be listed or deleted, with the reason.
+    failed: list[str] = field(default_factory=list)
+    #: Why nothing was swept at all (no [gcp], no credentials, an unexpected failure).
+    error: str = ""
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "swept": len(self.swept),
+            "kept": len(self.kept),
+            "failed": len(self.failed),
+            "swept_names": list(self.swept),
+            "kept_names": list(self.kept),
+            "failures": list(self.failed),
+            "error": self.error,
+        }
+
+    def line(self) -> str:
+        if self.error:
+            return f"not swept: {self.error}"
+        return (
+            f"{len(self.swept)} stale scratch object(s) deleted, {len(self.kept)} of a recent run kept, "
+            f"{len(self.failed)} failure(s)"
+        )
+
+
+def sweep(
+    google: GoogleAccess,
+    datasets: list[DatasetRef],
+    buckets: list[str],
+    current: ScratchNames,
+    started: dt.datetime,
+) -> SweepResult:
+    result = SweepResult()
+    for ref in datasets:
+        _sweep_dataset(google, ref, current, started, result)
+    for bucket in buckets:
+        _sweep_bucket(google, bucket, current, started, result)
+    return result
+
+
+def _sweep_dataset(
+    google: GoogleAccess, ref: DatasetRef, current: ScratchNames, started: dt.datetime, result: SweepResult
+) -> None:
+    try:
+        with api_call("BigQuery"):
+            try:
+                tables = [
+                    t.table_id
+                    for t in google.bigquery.list_tables(
+                        str(ref), retry=google.read_retry("BigQuery"), timeout=google.timeout
+                    )
+                ]
+            except api_exceptions.NotFound:
+                return  # nothing to sweep; dataset_reachable reports the missing dataset
+    except ApiCallError as exc:
+        result.failed.append(f"{ref}: cannot list tables: {exc}")
+        return
+    for name in sorted(tables):
+        where = f"{ref}.{name}"
+        verdict = fate(name, current, started)
+        if verdict is Fate.RECENT:
+            result.kept.append(where)
+        if verdict is not Fate.STALE:
+            continue
+        try:
+            # The name is a scratch name of a finished run: deleting it twice is harmless, so the
+            # delete may be retried like a read (not_found_ok).
+            with api_call("BigQuery"):
+                google.bigquery.delete_table(
+                    where, not_found_ok=True, retry=google.read_retry("BigQuery"), timeout=google.timeout
+                )
+        except ApiCallError as exc:
+            result.failed.append(f"{where}: {exc}")
+        else:
+            result.swept.append(where)
+
+
+def _sweep_bucket(
+    google: GoogleAccess, bucket: str, current: ScratchNames, started: dt.datetime, result: SweepResult
+) -> None:
+    try:
+        with api_call("Cloud Storage"):
+            try:
+                # Top level only: the probes write there, and a deeper name is never ours.
+                blobs = list(
+                    google.storage.list_blobs(
+                        bucket,
+                        prefix=SCRATCH_PREFIX,
+                        delimiter="/",
+                        retry=google.read_retry("Cloud Storage"),
+                        timeout=google.timeout,
+                    )
+                )
+            except api_exceptions.NotFound:
+                return
+    except ApiCallError as exc:
+        result.failed.append(f"gs://{bucket}: cannot list objects: {exc}")
+        return
+    for blob in sorted(blobs, key=lambda b: str(b.name)):
+        where = f"gs://{bucket}/{blob.name}"
+        verdict = fate(str(blob.name), current, started)
+        if verdict is Fate.RECENT:
+            result.kept.append(where)
+        if verdict is not Fate.STALE:
+            continue
+        try:
+            # Pinned to the listed generation: a retried delete cannot remove a newer object.
+            with api_call("Cloud Storage"), contextlib.suppress(api_exceptions.NotFound):
+                blob.delete(
+                    if_generation_match=blob.generation,
+                    retry=google.read_retry("Cloud Storage"),
+                    timeout=google.timeout,
+                )
+        except ApiCallError as exc:
+            result.failed.append(f"{where}: {exc}")
+        else:
+            result.swept.append(where)
+
+
+def _targets(manifest: Manifest, project: str) -> tuple[list[DatasetRef], list[str]]:
+    datasets = sorted({DatasetRef.parse(d.subject, project) for d in manifest.datasets})
+    buckets = sorted({b.name for b in manifest.buckets})
+    return datasets, buckets
+
+
+class ScratchSweeper:
+    """Registered on the controller when --sweep-scratch is given; sweeps at session start."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        self.result: SweepResult | None = None
+
+    # tryfirst: before xdist starts its workers (its own sessionstart is trylast), so no check
+    # of this run runs while the sweep does.
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionstart(self, session: pytest.Session) -> None:
+        try:
+            self.result = self._sweep()
+        except Exception as exc:  # a sweep must never stop the audit it precedes
+            self.result = SweepResult(error=f"sweep failed: {type(exc).__name__}: {exc}")
+
+    def _sweep(self) -> SweepResult:
+        manifest = loaded_manifest(self.config).manifest
+        gcp = manifest.gcp
+        if gcp is None:
+            return SweepResult(error="the manifest has no [gcp] section")
+        results = self.config.pluginmanager.get_plugin("readiness-results")
+        run_id = str(getattr(results, "run_id", "") or "norun")
+        started = getattr(results, "started", None) or dt.datetime.now(dt.UTC)
+        endpoints = endpoints_for(gcp)
+        try:
+            identity = resolve_identity(gcp.impersonate, endpoints.iamcredentials, gcp.timeout_seconds)
+        except CredentialsError as exc:
+            return SweepResult(error=str(exc))
+        datasets, buckets = _targets(manifest, gcp.project)
+        return sweep(GoogleAccess(gcp, identity, endpoints), datasets, buckets, ScratchNames(run_id), started)
+
+    def pytest_terminal_summary(self, terminalreporter: Any) -> None:
+        result = self.result
+        if result is None:
+            return
+        tr = terminalreporter
+        tr.write_sep("-", "scratch sweep")
+        tr.write_line(f"  {result.line()}", red=bool(result.error or result.failed))
+        for name in result.swept:
+            tr.write_line(f"  deleted {name}")
+        for name in result.kept:
+            tr.write_line(f"  kept {name} (a run started within {SCRATCH_TTL} of this one)")
+        for failure in result.failed:
+            tr.write_line(f"  FAILED {failure}", red=True)
+
+
+def sweep_result(config: pytest.Config) -> SweepResult | None:
+    """This run's sweep, if --sweep-scratch asked for one (controller only)."""
+    sweeper = config.stash.get(SWEEPER_KEY, None)
+    return sweeper.result if sweeper is not None else None
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    if not config.getoption("sweep_scratch") or hasattr(config, "workerinput"):
+        return
+    if config.getoption("help") or config.getoption("collectonly"):
+        return
+    sweeper = config.stash[SWEEPER_KEY] = ScratchSweeper(config)
+    config.pluginmanager.register(sweeper, "readiness-sweeper")
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    sweeper = config.stash.get(SWEEPER_KEY, None)
+    if sweeper is not None:
+        config.pluginmanager.unregister(sweeper)
+        del config.stash[SWEEPER_KEY]
