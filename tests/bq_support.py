@@ -8,19 +8,15 @@ tests read the same results; the seeding client goes straight to the emulator (n
 from __future__ import annotations
 
 import datetime as dt
-import os
-import subprocess
-import sys
-import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-import pytest
 from google.cloud import bigquery
 
+import conftest
 from checks.gcp.scratch import SCRATCH_PREFIX
-from conftest import MANIFEST_HEAD, REPO, AuditRun, TargetRepo
+from conftest import MANIFEST_HEAD, AuditRun, TargetRepo
 from sandbox.world import World
 
 
@@ -31,23 +27,8 @@ def write_manifest(workdir: Path, body: str, head: str = MANIFEST_HEAD) -> Path:
 
 
 def run_shared(workdir: Path, manifest: Path, env: Mapping[str, str], *args: str) -> AuditRun:
-    """The real suite in a subprocess with `env` over ours (minus any host credentials)."""
-    out_dir = workdir / "out"
-    cmd = [
-        sys.executable, "-m", "pytest", f"--basetemp={workdir / 'basetemp'}",
-        "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO), str(REPO / "checks"),
-        "--manifest", str(manifest), "--readiness-out", str(out_dir),
-        "--readiness-now", "2026-11-22T06:00:00", *args,
-    ]  # fmt: skip
-    drop = {"PYTEST_ADDOPTS", "GOOGLE_APPLICATION_CREDENTIALS", "READINESS_ENDPOINTS"}
-    full_env = {k: v for k, v in os.environ.items() if k not in drop}
-    full_env.update(env, PY_COLORS="0")
-    start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=workdir, env=full_env, capture_output=True, text=True, timeout=120)
-    result = pytest.RunResult(
-        proc.returncode, proc.stdout.splitlines(), proc.stderr.splitlines(), time.monotonic() - start
-    )
-    return AuditRun(result, out_dir)
+    """The real suite in a subprocess with the world's `env` over ours."""
+    return conftest.run_shared(workdir, manifest, *args, env=env)
 
 
 def create_table(

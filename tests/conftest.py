@@ -5,7 +5,10 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import textwrap
+import time
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -129,6 +132,40 @@ def run_suite(pytester: pytest.Pytester, manifest: Path, *args: str, out: str = 
         "--readiness-now",
         "2026-11-22T06:00:00",
         *args,
+    )
+    return AuditRun(result, out_dir)
+
+
+#: Host variables a suite run must not inherit: pytest options meant for our own run, and any
+#: Google credentials or endpoints of the developer's shell.
+_NOT_INHERITED = frozenset({"PYTEST_ADDOPTS", "GOOGLE_APPLICATION_CREDENTIALS", "READINESS_ENDPOINTS"})
+
+
+def run_shared(
+    workdir: Path,
+    manifest: Path,
+    *args: str,
+    env: Mapping[str, str] | None = None,
+    prefix: Sequence[str] = (),
+    out: str = "out",
+    timeout: float = 180,
+) -> AuditRun:
+    """`run_suite` without pytester (which is function-scoped), for runs a whole module shares;
+    `env` goes over ours, `prefix` runs the suite under another command (e.g. setpriv)."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    out_dir = workdir / out
+    cmd = [
+        *prefix, sys.executable, "-m", "pytest", f"--basetemp={workdir / 'basetemp'}",
+        "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO), str(REPO / "checks"),
+        "--manifest", str(manifest), "--readiness-out", str(out_dir),
+        "--readiness-now", "2026-11-22T06:00:00", *args,
+    ]  # fmt: skip
+    full_env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
+    full_env.update(env or {}, PY_COLORS="0")
+    start = time.monotonic()
+    proc = subprocess.run(cmd, cwd=workdir, env=full_env, capture_output=True, text=True, timeout=timeout)
+    result = pytest.RunResult(
+        proc.returncode, proc.stdout.splitlines(), proc.stderr.splitlines(), time.monotonic() - start
     )
     return AuditRun(result, out_dir)
 

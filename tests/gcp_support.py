@@ -10,11 +10,7 @@ only scenarios that need another environment or `[gcp]` setting run on their own
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 import textwrap
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -22,7 +18,7 @@ from typing import Any
 
 import pytest
 
-from conftest import REPO, AuditRun, TargetRepo, run_suite
+from conftest import AuditRun, TargetRepo, run_shared, run_suite
 from sandbox.world import World
 
 PROJECT = "bqx-ml"
@@ -74,21 +70,7 @@ def shared_run(work: Path, world: World, body: str, *args: str, target: TargetRe
     if not (target.root / "requirements.txt").exists():
         target.write("requirements.txt", "")
     manifest = target.manifest(body)
-    out_dir = work / "out"
-    cmd = [
-        sys.executable, "-m", "pytest", f"--basetemp={work / 'basetemp'}",
-        "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO), str(REPO / "checks"),
-        "--manifest", str(manifest), "--readiness-out", str(out_dir),
-        "--readiness-now", "2026-11-22T06:00:00", *args,
-    ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-    env.update(world.env(), PY_COLORS="0")
-    start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=120)
-    result = pytest.RunResult(
-        proc.returncode, proc.stdout.splitlines(), proc.stderr.splitlines(), time.monotonic() - start
-    )
-    run = AuditRun(result, out_dir)
+    run = run_shared(work, manifest, *args, env=world.env(), timeout=120)
     assert run.ret in (0, 1), run.output
     return run
 

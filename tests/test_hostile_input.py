@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MANIFEST_HEAD, REPO, AuditRun, TargetRepo, run_suite
+from conftest import MANIFEST_HEAD, AuditRun, TargetRepo, run_shared, run_suite
 
 HOSTILE = Path(__file__).parent / "hostile"
 
@@ -198,34 +197,13 @@ NO_READ_REASON = (
 )
 
 
-def run_suite_command(
-    prefix: list[str], work: Path, manifest: Path, *args: str, out: str = "out"
-) -> AuditRun:
-    """The harness's suite command, run under `prefix` (pytester cannot prefix a command)."""
-    out_dir = work / out
-    cmd = [
-        *prefix, sys.executable, "-m", "pytest", f"--basetemp={work / 'basetemp'}",
-        "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO), str(REPO / "checks"),
-        "--manifest", str(manifest), "--readiness-out", str(out_dir),
-        "--readiness-now", "2026-11-22T06:00:00", *args,
-    ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-    env["PY_COLORS"] = "0"
-    start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=work, env=env, capture_output=True, text=True, timeout=120)
-    result = pytest.RunResult(
-        proc.returncode, proc.stdout.splitlines(), proc.stderr.splitlines(), time.monotonic() - start
-    )
-    return AuditRun(result, out_dir)
-
-
 def test_unreadable_manifest_is_usage_error(tmp_path: Path, target: TargetRepo) -> None:
     prefix = _without_dac_override()
     if prefix is None:
         pytest.skip(NO_READ_REASON)
     manifest = target.manifest("")
     manifest.chmod(0)
-    run = run_suite_command(prefix, tmp_path, manifest)
+    run = run_shared(tmp_path, manifest, prefix=prefix)
     _assert_usage_error(run, str(manifest), ("cannot read manifest: Permission denied",))
 
 
@@ -428,7 +406,7 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileRun]:
     manifest.write_text(_manifest_for(ODDITIES))
     prefix = _without_dac_override()
     start = time.monotonic()
-    run = run_suite_command(prefix or [], work, manifest, "-rA")
+    run = run_shared(work, manifest, "-rA", prefix=prefix or [])
     seconds = time.monotonic() - start
     yield HostileRun(run, work, target, outside, seconds, prefix is not None)
     (target / "unreadable.py").chmod(0o600)

@@ -8,34 +8,11 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-import subprocess
-import sys
-import time
 from pathlib import Path
 
 import pytest
 
-from conftest import REPO, AuditRun, TargetRepo, run_suite
-
-
-def run_shared(workdir: Path, manifest: Path, *args: str) -> AuditRun:
-    """`run_suite` without pytester (function-scoped), for runs shared by a whole module."""
-    out_dir = workdir / "out"
-    cmd = [
-        sys.executable, "-m", "pytest", f"--basetemp={workdir / 'basetemp'}",
-        "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO), str(REPO / "checks"),
-        "--manifest", str(manifest), "--readiness-out", str(out_dir),
-        "--readiness-now", "2026-11-22T06:00:00", *args,
-    ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-    env["PY_COLORS"] = "0"
-    start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=120)
-    result = pytest.RunResult(
-        proc.returncode, proc.stdout.splitlines(), proc.stderr.splitlines(), time.monotonic() - start
-    )
-    return AuditRun(result, out_dir)
-
+from conftest import AuditRun, TargetRepo, run_shared, run_suite
 
 MANIFEST = """\
 [[scripts]]

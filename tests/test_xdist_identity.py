@@ -8,41 +8,17 @@ ordered by arrival) on the way.
 from __future__ import annotations
 
 import json
-import os
 import re
-import subprocess
-import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from conftest import REPO, AuditRun, TargetRepo
+from conftest import REPO, AuditRun, TargetRepo, run_shared
 
 EXAMPLE_MANIFEST = REPO / "examples" / "bqx_demo" / "readiness.toml"
 DOCUMENTS = 6
-
-
-def run_shared(workdir: Path, manifest: Path, *args: str) -> AuditRun:
-    """`run_suite` without pytester (function-scoped), for runs shared by a whole module."""
-    workdir.mkdir(parents=True, exist_ok=True)
-    out_dir = workdir / "out"
-    cmd = [
-        sys.executable, "-m", "pytest", f"--basetemp={workdir / 'basetemp'}",
-        "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO), str(REPO / "checks"),
-        "--manifest", str(manifest), "--readiness-out", str(out_dir),
-        "--readiness-now", "2026-11-22T06:00:00", *args,
-    ]  # fmt: skip
-    env = {k: v for k, v in os.environ.items() if k != "PYTEST_ADDOPTS"}
-    env["PY_COLORS"] = "0"
-    start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=workdir, env=env, capture_output=True, text=True, timeout=180)
-    result = pytest.RunResult(
-        proc.returncode, proc.stdout.splitlines(), proc.stderr.splitlines(), time.monotonic() - start
-    )
-    return AuditRun(result, out_dir)
 
 
 def _script(path: str, priority: str, flags: str = "[]") -> str:
