@@ -1,5 +1,5 @@
-"""Loads the readiness plugins: manifest and case generation (checks), Google access, results and
-documents (reporting), the offline sandbox."""
+"""Loads the readiness plugins: manifest and case generation (checks), Google access, the scratch
+sweeper (--sweep-scratch), results and documents (reporting), the offline sandbox."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ pytest_plugins = [
     "checks.plugin",
     "checks.gcp.fixtures",
     "checks.gcp.handover",
+    "checks.gcp.sweeper",
     "reporting.plugin",
     "sandbox.plugin",
 ]

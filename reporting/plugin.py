@@ -11,6 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 import secrets
 import time
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 
 from checks.cases import FACTS_KEY, Case
 from checks.findings import CheckError
+from checks.gcp.sweeper import sweep_result
 from checks.plugin import loaded_manifest
 from reporting import notify, trend
 from reporting.audit import Audit, RunInfo, build_audit
@@ -34,6 +36,8 @@ __all__ = ["PLUGIN_KEY", "ReadinessPlugin"]
 
 PLUGIN_KEY: Final = pytest.StashKey["ReadinessPlugin"]()
 _MAX_MESSAGE: Final = 600
+#: How pytest-timeout fails a check that ran past its limit (pytest.ini `timeout`).
+_TIMED_OUT: Final = re.compile(r"^Timeout \(>(?P<limit>[0-9.]+)s\) from pytest-timeout")
 
 
 def _now(config: pytest.Config) -> dt.datetime:
@@ -75,12 +79,23 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         del config.stash[PLUGIN_KEY]
 
 
+def _time_limit(exc: BaseException) -> str:
+    """The limit a check exceeded, when `exc` is pytest-timeout's failure; else ""."""
+    if not isinstance(exc, pytest.fail.Exception):
+        return ""
+    match = _TIMED_OUT.match(str(exc.msg))
+    return f"{float(match['limit']):g}" if match else ""
+
+
 def _message(call: pytest.CallInfo[None], report: pytest.TestReport) -> str:
     if call.excinfo is None:
         if report.skipped and isinstance(report.longrepr, tuple):
             return str(report.longrepr[2]).removeprefix("Skipped: ")
         return ""
     exc = call.excinfo.value
+    limit = _time_limit(exc)
+    if limit:
+        return f"unverified: check exceeded its {limit} s time limit"
     if isinstance(exc, (pytest.fail.Exception, pytest.skip.Exception)):
         text = str(exc.msg)
     elif isinstance(exc, CheckError):
@@ -126,12 +141,19 @@ class ReadinessPlugin:
         if isinstance(case, Case):
             data = case.record()
             data["message"] = _message(call, report)
-            data["unverified"] = call.excinfo is not None and not isinstance(
-                call.excinfo.value, (pytest.fail.Exception, pytest.skip.Exception, AssertionError)
+            exc = call.excinfo.value if call.excinfo is not None else None
+            # A check stopped by its time limit (a hung API) proved nothing: unverified, never a
+            # finding, although pytest-timeout stops it with pytest.fail.
+            timed_out = exc is not None and bool(_time_limit(exc))
+            data["unverified"] = exc is not None and (
+                timed_out
+                or not isinstance(exc, (pytest.fail.Exception, pytest.skip.Exception, AssertionError))
             )
             data["facts"] = item.stash.get(FACTS_KEY, {})
             report.readiness = data  # type: ignore[attr-defined]
-            if call.excinfo is not None and isinstance(call.excinfo.value, CheckError):
+            if timed_out:
+                report.longrepr = data["message"]
+            elif isinstance(exc, CheckError):
                 # The check could not run: say why in one line, not with our plumbing's traceback.
                 report.longrepr = f"unverified: {data['message']}"
         return report
@@ -171,6 +193,9 @@ class ReadinessPlugin:
             self.write_error = "run did not complete: no documents written"
             return
         audit = self.build()
+        swept = sweep_result(self.config)
+        if swept is not None:
+            audit.extra["scratch_sweep"] = swept.to_json()
         self.record_history(audit)
         if self.config.getoption("notify"):
             # A failed post is reported, never raised: it must not change the verdict or the exit.

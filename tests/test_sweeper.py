@@ -1,0 +1,172 @@
+"""--sweep-scratch deletes the scratch leftovers of earlier runs in the manifest's datasets and
+buckets, and nothing else: not look-alike names, not nested objects, not another recent run's
+objects, not anything outside the manifest, not the current run's names.
+
+One world, seeded with the leftovers of a fake crashed run (2026-01-01) beside look-alikes;
+one sweeping suite run with `-n 2` (the sweep runs once, on the controller), and one run
+without credentials (the sweep is reported as not done; the run goes on).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Final
+
+import pytest
+from bq_support import create_table, run_shared, write_manifest
+from gcp_support import PROJECT, started_world
+
+from checks.gcp.scratch import SCRATCH_PREFIX, ScratchNames
+from checks.gcp.sweeper import Fate, fate
+from conftest import AuditRun
+from sandbox.world import World
+
+#: A crashed run's names (its id: 20260101T000000-dead01), and one with no run id at all.
+OLD: Final = f"{SCRATCH_PREFIX}20260101t000000_dead01_"
+STALE_TABLES: Final = [f"{OLD}probe_a1b2c3", f"{OLD}probe_renamed_d4e5f6", f"{SCRATCH_PREFIX}manual_leftover"]
+STALE_BLOBS: Final = [f"{OLD}probe_0a0b0c"]
+#: A run that started ten minutes before this one (--readiness-now 2026-11-22T06:00): may be live.
+RECENT: Final = f"{SCRATCH_PREFIX}20261122t055000_beef01_probe_aaaaaa"
+LOOK_ALIKES: Final = [
+    "zz_readiness_scratchy",
+    "prod_zz_readiness_scratch_x",
+    "ZZ_READINESS_SCRATCH_X",
+    "features",
+]
+
+MANIFEST_DATASETS: Final = ("sw_a", "sw_b")
+MANIFEST_BUCKETS: Final = ("sw-a",)
+
+
+def _body(world: World) -> str:
+    text = f'\n[gcp]\nproject = "{world.project}"\ntimeout_seconds = 5\n'
+    text += "".join(f'\n[[datasets]]\nid = "{d}"\n' for d in MANIFEST_DATASETS)
+    return text + "".join(f'\n[[buckets]]\nname = "{b}"\n' for b in MANIFEST_BUCKETS)
+
+
+@dataclass
+class Sweep:
+    run: AuditRun
+    deletes: list[str]
+    tables: dict[str, set[str]]
+    blobs: dict[str, set[str]]
+    without_credentials: AuditRun
+
+
+def _tables(world: World, dataset: str) -> set[str]:
+    return {t.table_id for t in world.bigquery_admin().list_tables(dataset)}
+
+
+def _blobs(world: World, bucket: str) -> set[str]:
+    return {b.name for b in world.storage_admin().list_blobs(bucket)}
+
+
+@pytest.fixture(scope="module")
+def swept(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Sweep]:
+    with started_world(tmp_path_factory.mktemp("sweep-world"), bigquery=True) as world:
+        bq, gcs = world.bigquery_admin(), world.storage_admin()
+        for dataset in (*MANIFEST_DATASETS, "sw_other"):
+            bq.create_dataset(dataset)
+            for name in (*STALE_TABLES, RECENT, *LOOK_ALIKES):
+                create_table(bq, f"{PROJECT}.{dataset}.{name}", ("value",))
+        for bucket in (*MANIFEST_BUCKETS, "sw-other"):
+            gcs.create_bucket(bucket)
+            for name in (*STALE_BLOBS, RECENT, *LOOK_ALIKES, f"ckpt/{OLD}nested"):
+                gcs.bucket(bucket).blob(name).upload_from_string(b"x")
+        assert world.bq_front is not None and world.gcs_front is not None
+        world.bq_front.reset_counts()
+        world.gcs_front.reset_counts()
+        work = tmp_path_factory.mktemp("sweep-run")
+        run = run_shared(
+            work,
+            write_manifest(work, _body(world)),
+            world.env(),
+            "--sweep-scratch",
+            "-n",
+            "2",
+            "-k",
+            "credentials_token",
+        )
+        deletes = [
+            t
+            for server in (world.bq_front, world.gcs_front)
+            for _, m, t in server.request_log
+            if m == "DELETE"
+        ]
+        env = world.env()
+        del env["GOOGLE_APPLICATION_CREDENTIALS"]
+        (work / "empty-gcloud").mkdir()
+        env["CLOUDSDK_CONFIG"] = str(work / "empty-gcloud")
+        bare = tmp_path_factory.mktemp("sweep-no-credentials")
+        without = run_shared(bare, write_manifest(bare, _body(world)), env, "--sweep-scratch")
+        yield Sweep(
+            run,
+            deletes,
+            {d: _tables(world, d) for d in (*MANIFEST_DATASETS, "sw_other")},
+            {b: _blobs(world, b) for b in (*MANIFEST_BUCKETS, "sw-other")},
+            without,
+        )
+
+
+def test_only_the_stale_scratch_leftovers_in_the_manifest_are_deleted(swept: Sweep) -> None:
+    for dataset in MANIFEST_DATASETS:
+        assert swept.tables[dataset] == {RECENT, *LOOK_ALIKES}
+    assert swept.blobs["sw-a"] == {RECENT, *LOOK_ALIKES, f"ckpt/{OLD}nested"}
+    # Outside the manifest nothing is touched, leftovers included.
+    assert swept.tables["sw_other"] == {*STALE_TABLES, RECENT, *LOOK_ALIKES}
+    assert swept.blobs["sw-other"] == {*STALE_BLOBS, RECENT, *LOOK_ALIKES, f"ckpt/{OLD}nested"}
+
+
+def test_each_leftover_is_deleted_once_by_the_controller_alone(swept: Sweep) -> None:
+    expected = 2 * len(STALE_TABLES) + len(STALE_BLOBS)
+    assert len(swept.deletes) == expected, swept.deletes  # two xdist workers swept nothing
+    assert all(SCRATCH_PREFIX in t for t in swept.deletes)
+
+
+def test_the_sweep_is_in_the_results_json_and_the_terminal_summary(swept: Sweep) -> None:
+    report = swept.run.json()["scratch_sweep"]
+    expected = sorted(
+        [f"{PROJECT}.{d}.{t}" for d in MANIFEST_DATASETS for t in STALE_TABLES]
+        + [f"gs://sw-a/{b}" for b in STALE_BLOBS]
+    )
+    assert sorted(report["swept_names"]) == expected
+    assert report["swept"] == len(expected)
+    assert sorted(report["kept_names"]) == sorted(
+        [f"{PROJECT}.{d}.{RECENT}" for d in MANIFEST_DATASETS] + [f"gs://sw-a/{RECENT}"]
+    )
+    assert (report["failed"], report["error"]) == (0, "")
+    swept.run.result.stdout.fnmatch_lines(
+        [
+            "*- scratch sweep -*",
+            f"  {len(expected)} stale scratch object(s) deleted, 3 of a recent run kept, 0 failure(s)",
+            f"  deleted {PROJECT}.sw_a.{OLD}probe_a1b2c3",
+        ]
+    )
+    # The audit itself ran as usual.
+    assert [c["outcome"] for c in swept.run.json()["cases"]] == ["passed"]
+
+
+def test_a_sweep_without_credentials_is_reported_and_the_run_goes_on(swept: Sweep) -> None:
+    run = swept.without_credentials
+    assert run.ret in (0, 1), run.output
+    report = run.json()["scratch_sweep"]
+    assert report["swept"] == 0
+    assert report["error"].startswith("unverified: no credentials")
+    run.result.stdout.fnmatch_lines(["*- scratch sweep -*", "  not swept: unverified: no credentials*"])
+
+
+def test_the_current_runs_names_and_look_alikes_are_never_stale() -> None:
+    started = dt.datetime(2026, 11, 22, 6, tzinfo=dt.UTC)
+    current = ScratchNames("20261122T060000-c0ffee")
+    assert fate(current.name("probe"), current, started) is Fate.OURS
+    assert fate(RECENT, current, started) is Fate.RECENT
+    assert fate(f"{OLD}probe_x", current, started) is Fate.STALE
+    assert fate(f"{SCRATCH_PREFIX}manual_leftover", current, started) is Fate.STALE
+    for name in LOOK_ALIKES:
+        assert fate(name, current, started) is Fate.OTHER
+    # The same run id a day later is an earlier run: stale.
+    assert fate(
+        current.name("probe"), ScratchNames("20261123T060000-c0ffee"), started + dt.timedelta(days=1)
+    ) is (Fate.STALE)
