@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import datetime as dt
 import io
+import threading
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -21,7 +22,7 @@ from reporting.records import Outcome
 if TYPE_CHECKING:
     from reporting.plugin import ReadinessPlugin
 
-__all__ = ["HtmlTrend", "TrendPoint", "file_name", "point_from_entry", "render_png"]
+__all__ = ["HtmlTrend", "TrendPoint", "file_name", "point_from_entry", "render_png", "warm_up_in_background"]
 
 _COLOURS = {Priority.P0: "#cf222e", Priority.P1: "#bc4c00", Priority.P2: "#9a6700", Priority.P3: "#57606a"}
 
@@ -58,6 +59,20 @@ def point_from_entry(run: RunEntry) -> TrendPoint:
 
 def file_name(date: dt.date) -> str:
     return f"READINESS_TREND_{date:%Y%m%d}.png"
+
+
+def warm_up_in_background() -> None:
+    """Import matplotlib and load its fonts in a daemon thread (render_png then finds them)."""
+    threading.Thread(target=_warm_up, name="readiness-trend-warm-up", daemon=True).start()
+
+
+def _warm_up() -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from matplotlib import font_manager
+
+    font_manager.findfont("DejaVu Sans")
 
 
 def render_png(points: list[TrendPoint], title: str) -> bytes:

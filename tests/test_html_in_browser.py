@@ -22,9 +22,8 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
-from test_hostile_input import run_suite_command
 
-from conftest import AuditRun, TargetRepo
+from conftest import AuditRun, TargetRepo, run_shared
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 pytestmark = pytest.mark.skipif(
@@ -149,7 +148,7 @@ def report(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Report]:
         """
     )
     html = work / "report.html"
-    run = run_suite_command([], work, manifest, f"--html={html}", "--self-contained-html")
+    run = run_shared(work, manifest, f"--html={html}", "--self-contained-html")
     assert html.is_file(), run.output
     yield Report(run, html, work)
 
