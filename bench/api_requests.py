@@ -124,7 +124,7 @@ def run(session: Session, full_naive: bool = False) -> list[Figure]:
         figures.append(
             Figure(NAME, f"requests per dataset, audits, -n 2 ({label})", n2, "",
                    "≤ 5, one snapshot shared", n2 <= 5 and n2 <= worst,
-                   f"each worker takes its own snapshot: {_fmt(parallel.per_dataset())}")
+                   f"the controller reads each dataset once for all workers: {_fmt(parallel.per_dataset())}")
         )  # fmt: skip
         speedup = naive["seconds"] / snap["seconds"]
         how = "measured" if naive["measured"] else f"extrapolated from {naive['sampled_gets']} gets"

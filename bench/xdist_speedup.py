@@ -1,5 +1,5 @@
 """Benchmark 4: with the injected latency, the nightly suite with `-n 2` against serial (target at
-least 1.7x), and what the workers ask BigQuery (each worker takes its own snapshot today)."""
+least 1.7x), and what the workers ask BigQuery (the controller hands one snapshot to all)."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ def run(session: Session) -> list[Figure]:
                f"serial {serial.wall:.1f} s (checks {serial.checks_seconds:.1f} s), -n 2 {parallel.wall:.1f} s "
                f"(checks {parallel.checks_seconds:.1f} s, reports {parallel.reports_seconds:.1f} s)"),
         Figure(NAME, "requests per dataset, nightly, -n 2", max(per.values()), "", "", None,
-               f"-n 2: {per}; serial: {per_serial}; depends on scheduling: each worker that runs a "
-               "case of a dataset takes its own snapshot (benchmark 1 shows the doubling)"),
+               f"-n 2: {per}; serial: {per_serial}; the controller reads each dataset once and hands "
+               "the snapshot to the workers (checks/gcp/handover.py)"),
     ]  # fmt: skip
 
 
