@@ -17,7 +17,7 @@ from google.api_core import exceptions as api_exceptions
 
 from checks.cases import Case
 from checks.check_iam import dataset_permissions
-from checks.findings import finding, unverified
+from checks.findings import age_text, finding, unverified
 from checks.gcp.access import GoogleAccess
 from checks.gcp.bq_snapshot import (
     API,
@@ -273,21 +273,10 @@ def check_source_fresh(case: Case, google: GoogleAccess, bq: BigQueryMetadata, f
         facts["age_hours"] = round(age.total_seconds() / 3600, 3)
         if age > dt.timedelta(hours=source.max_age_hours):
             problems.append(
-                f"last modified {_iso(table.modified)} ({_age(age)} ago, limit {source.max_age_hours:g} h)"
+                f"last modified {_iso(table.modified)} ({age_text(age)} ago, limit {source.max_age_hours:g} h)"
             )
     if problems:
         finding(f"{source.table}: " + "; ".join(problems))
-
-
-def _age(age: dt.timedelta) -> str:
-    seconds = age.total_seconds()
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 72 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
 
 
 # -- query_cost ----------------------------------------------------------------------------------

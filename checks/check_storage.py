@@ -12,7 +12,7 @@ import pytest
 from google.api_core import exceptions as api_exceptions
 
 from checks.cases import Case
-from checks.findings import CheckError, finding, unverified
+from checks.findings import CheckError, age_text, finding, unverified
 from checks.gcp.access import GoogleAccess
 from checks.gcp.errors import api_call, describe
 from checks.gcp.scratch import ScratchNames, is_scratch
@@ -27,17 +27,6 @@ PROBE_PERMISSIONS: Final = ("storage.objects.create", "storage.objects.get", "st
 def _bucket(case: Case) -> Bucket:
     assert isinstance(case.item, Bucket)
     return case.item
-
-
-def _age_text(age: dt.timedelta) -> str:
-    seconds = age.total_seconds()
-    if seconds < 120:
-        return f"{seconds:.0f} s"
-    if seconds < 2 * 3600:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 72 * 3600:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.1f} days"
 
 
 @contextlib.contextmanager
@@ -91,7 +80,7 @@ def check_checkpoint_fresh(case: Case, google: GoogleAccess, facts: dict[str, An
     limit = bucket.max_checkpoint_age_hours
     if limit is not None and age > dt.timedelta(hours=limit):
         finding(
-            f"{where}: newest of {len(checkpoints)} checkpoint(s) is {_age_text(age)} old "
+            f"{where}: newest of {len(checkpoints)} checkpoint(s) is {age_text(age)} old "
             f"({newest.name}), limit {limit:g} h"
         )
 

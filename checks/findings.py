@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from typing import NoReturn
 
 import pytest
 
-__all__ = ["CheckError", "finding", "unverified"]
+__all__ = ["CheckError", "age_text", "finding", "unverified"]
 
 
 def finding(message: str) -> NoReturn:
@@ -26,3 +27,15 @@ def unverified(message: str) -> NoReturn:
 
 class CheckError(Exception):
     """Raised when a criterion cannot be verified; reported as an error with this message."""
+
+
+def age_text(age: dt.timedelta) -> str:
+    """An age the way a finding states it: "45 s", "12 min", "9.5 h", "9.0 days"."""
+    seconds = age.total_seconds()
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 2 * 3600:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 72 * 3600:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"

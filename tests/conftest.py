@@ -79,22 +79,15 @@ class TargetRepo:
         self.git("commit", "-q", "-m", message, date=date)
 
 
-@dataclass
-class AuditRun:
-    result: pytest.RunResult
+class Documents:
+    """Reading what a suite run wrote to its out dir (any run kind with `out_dir` and `output`)."""
+
     out_dir: Path
-
-    @property
-    def ret(self) -> int:
-        return int(self.result.ret)
-
-    @property
-    def output(self) -> str:
-        return self.result.stdout.str() + "\n" + self.result.stderr.str()
 
     def json(self) -> dict[str, Any]:
         files = sorted(self.out_dir.glob("READINESS_RESULTS_*.json"))
-        assert files, f"no results JSON in {self.out_dir}: {self.output}"
+        printed = str(getattr(self, "output", ""))
+        assert files, f"no results JSON in {self.out_dir}: {printed[-3000:]}"
         data: dict[str, Any] = json.loads(files[0].read_text())
         return data
 
@@ -114,6 +107,20 @@ class AuditRun:
             if row["path"] == path:
                 return dict(row)
         raise AssertionError(f"no inventory row for {path}")
+
+
+@dataclass
+class AuditRun(Documents):
+    result: pytest.RunResult
+    out_dir: Path
+
+    @property
+    def ret(self) -> int:
+        return int(self.result.ret)
+
+    @property
+    def output(self) -> str:
+        return self.result.stdout.str() + "\n" + self.result.stderr.str()
 
 
 def run_suite(pytester: pytest.Pytester, manifest: Path, *args: str, out: str = "out") -> AuditRun:

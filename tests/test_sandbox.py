@@ -8,7 +8,6 @@ by command line or working directory), can be told apart from other runs on the 
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import signal
@@ -19,13 +18,13 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from conftest import REPO, Documents
+
 pytestmark = pytest.mark.emulator
 
-REPO = Path(__file__).resolve().parents[1]
 RUN_TIMEOUT = 240.0
 #: Printed by sandbox.plugin once the world is started and seeded.
 WORLD_READY = re.compile(r"sandbox: local Google Cloud for project (\S+) in (\S+) ")
@@ -68,29 +67,12 @@ def processes_under(folder: Path) -> list[str]:
 
 
 @dataclass
-class SandboxRun:
+class SandboxRun(Documents):
     out_dir: Path
     tmp: Path
     returncode: int
     output: str
     seconds: float
-
-    def json(self) -> dict[str, Any]:
-        files = sorted(self.out_dir.glob("READINESS_RESULTS_*.json"))
-        assert files, f"no results JSON in {self.out_dir}:\n{self.output[-3000:]}"
-        data: dict[str, Any] = json.loads(files[0].read_text())
-        return data
-
-    def doc(self, stem: str) -> str:
-        files = sorted(self.out_dir.glob(f"{stem}_*.md"))
-        assert files, f"no {stem} document in {self.out_dir}"
-        return files[0].read_text()
-
-    def case(self, criterion: str, subject: str) -> dict[str, Any]:
-        for case in self.json()["cases"]:
-            if case["criterion"] == criterion and case["subject"] == subject:
-                return dict(case)
-        raise AssertionError(f"no case {criterion}:{subject}")
 
 
 def _start(base: Path, *args: str) -> tuple[subprocess.Popen[str], Path, Path, float]:
