@@ -131,6 +131,23 @@ def test_infrastructure_report_has_every_section_audited(run: SandboxRun) -> Non
         assert f"## {section}" in report
 
 
+def test_infrastructure_report_summarises_each_dataset(run: SandboxRun) -> None:
+    report = run.doc("INFRASTRUCTURE_READINESS_REPORT")
+    rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in report.splitlines()]
+    features = next(r for r in rows if r and r[0] == "bqx_ml_v3_features" and len(r) == 9)
+    # Resource, Status, Reachable, Tables, Views, Storage, Last modified, Write access, Blockers
+    assert features[1] == "OK" and features[2] == "yes" and features[7] == "yes"
+    assert int(features[3]) >= 25 and features[5].endswith("KiB")
+
+
+def test_dependency_analysis_names_the_stale_source_and_the_disabled_api(run: SandboxRun) -> None:
+    analysis = run.doc("DEPENDENCY_ANALYSIS")
+    data = analysis.split("## Data dependencies")[1].split("## Google services")[0]
+    assert "| bqx_ml_v3_source.ohlc_m1_gbpusd" in data and "failed: " in data
+    services = analysis.split("## Google services")[1].split("## Cloud Run jobs")[0]
+    assert "cloudbuild.googleapis.com" in services and "disabled on project bqx-ml-demo" in services
+
+
 def test_naming_finding_counts_the_non_compliant_cov_tables(run: SandboxRun) -> None:
     case = run.case("naming_mandate", "bqx_ml_v3_features:M008:COV")
     assert case["outcome"] == "failed"

@@ -64,6 +64,7 @@ def render(audit: Audit) -> str:
     return "\n".join(
         [
             header(audit, "Dependency Analysis"),
+            *_google_sections(audit),
             "## Python packages",
             f"Requirements files: {', '.join(m.project.requirements) or 'none declared'}.",
             "",
@@ -86,3 +87,52 @@ def render(audit: Audit) -> str:
             "",
         ]
     )
+
+
+def _google_sections(audit: Audit) -> list[str]:
+    """What the phase depends on in Google Cloud: source data, services, jobs and their code.
+
+    Without [gcp] these sections stay, marked "not audited", like the infrastructure report's.
+    """
+    m = audit.loaded.manifest
+    if m.gcp is None:
+        return [
+            "## Data and service dependencies",
+            "",
+            "**Not audited**: the manifest has no [gcp] section.",
+            "",
+        ]
+    sources = _by(audit, "source_fresh")
+    source_rows = [
+        [
+            s.table,
+            s.priority_for("source_fresh", audit.loaded.phase.id).value,
+            (sources[s.table].facts.get("rows", "") if s.table in sources else ""),
+            (sources[s.table].facts.get("last_modified", "") if s.table in sources else ""),
+            f"{s.max_age_hours:g} h",
+            _state(sources.get(s.table)),
+        ]
+        for s in m.source_tables
+    ]
+    apis = _by(audit, "api_enabled")
+    api_rows = [
+        [a.name, a.priority_for("api_enabled", audit.loaded.phase.id).value, _state(apis.get(a.name))]
+        for a in m.apis
+    ]
+    ready = _by(audit, "run_job_ready")
+    job_rows = [[j.name, j.script or "", j.image or "", _state(ready.get(j.name))] for j in m.jobs]
+    return [
+        "## Data dependencies",
+        "Source tables the derived tables are generated from: they must exist, hold rows and be fresh.",
+        "",
+        table(["Source table", "Priority", "Rows", "Last modified", "Max age", "Check"], source_rows),
+        "",
+        "## Google services",
+        "",
+        table(["API", "Priority", "Check"], api_rows),
+        "",
+        "## Cloud Run jobs and the code they run",
+        "",
+        table(["Job", "Script", "Expected image", "Job ready"], job_rows),
+        "",
+    ]
