@@ -10,7 +10,7 @@ from typing import Final
 
 from bench import plugin_overhead
 from bench.experiments import ENV
-from bench.harness import OUT, Figure, Session, print_figures, write_results
+from bench.harness import OUT, Figure, Session, run_alone
 
 NAME: Final = "fixes"
 ALL: Final = "markdown,record,probe,trend"
@@ -57,10 +57,7 @@ def run(session: Session) -> list[Figure]:
 
 
 def main() -> None:
-    with Session() as session:
-        figures = run(session)
-        print_figures(figures)
-        write_results(OUT / "fixes.json", figures, session.details)
+    run_alone(run, "fixes.json")
 
 
 if __name__ == "__main__":

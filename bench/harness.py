@@ -17,7 +17,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, Final
 
@@ -34,6 +34,7 @@ __all__ = [
     "backend",
     "data",
     "print_figures",
+    "run_alone",
     "run_suite",
 ]
 
@@ -369,3 +370,11 @@ def warm(made: Generated, be: Backend) -> None:
     finally:
         be.standin.latency = latency
         be.reset()
+
+
+def run_alone(run: Callable[[Session], list[Figure]], results: str = "results.json") -> None:
+    """`python -m bench.<one>`: run one benchmark in its own session, print and save its figures."""
+    with Session() as session:
+        figures = run(session)
+        print_figures(figures)
+        write_results(OUT / results, figures, session.details)

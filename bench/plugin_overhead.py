@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Final
 
 from bench.generate import NOW
-from bench.harness import OUT, REPO, Figure, Session, print_figures, write_results
+from bench.harness import OUT, REPO, Figure, Session, run_alone
 
 NAME: Final = "3 plugin overhead"
 CASES: Final = 5000
@@ -105,10 +105,7 @@ def run(session: Session | None = None) -> list[Figure]:
 
 
 def main() -> None:
-    with Session() as session:
-        figures = run(session)
-        print_figures(figures)
-        write_results(OUT / "results.json", figures, session.details)
+    run_alone(run)
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Final
 
-from bench.harness import OUT, Figure, Session, print_figures, write_results
+from bench.harness import Figure, Session, run_alone
 
 NAME: Final = "4 xdist"
 
@@ -27,10 +27,7 @@ def run(session: Session) -> list[Figure]:
 
 
 def main() -> None:
-    with Session() as session:
-        figures = run(session)
-        print_figures(figures)
-        write_results(OUT / "results.json", figures, session.details)
+    run_alone(run)
 
 
 if __name__ == "__main__":
