@@ -11,7 +11,7 @@ import pstats
 import sys
 from pathlib import Path
 
-from bench.harness import OUT, backend, data, run_suite
+from bench.harness import OUT, Session, run_suite
 
 
 def main() -> None:
@@ -21,9 +21,10 @@ def main() -> None:
     parser.add_argument("--filter", default="", help="regex: only functions whose location matches")
     parser.add_argument("pytest_args", nargs="*")
     args = parser.parse_args()
-    made = data(args.size)
     prof = OUT / f"profile-{args.size}.prof"
-    with backend(made) as be:
+    # The session's backend is warmed like the benchmarks' (the stand-in's own SQL done once).
+    with Session() as session:
+        made, be = session.backend(args.size)
         run = run_suite(made, be, args.pytest_args, label="profile", extra_env={"BENCH_CPROFILE": str(prof)})
     print(f"wall {run.wall:.2f} s, exit {run.returncode}; startup {run.startup_seconds:.2f} s, "
           f"checks {run.checks_seconds:.2f} s, reports {run.reports_seconds:.2f} s")  # fmt: skip

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import weakref
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -19,6 +20,11 @@ Item = AuditedItem
 
 #: Facts a check gathered while it ran (versions found, imports seen); they travel on the report.
 FACTS_KEY: Final = pytest.StashKey[dict[str, Any]]()
+
+#: cases_for's results per manifest; weak, so a manifest's cases go with it (tests load many).
+_BUILT: Final[weakref.WeakKeyDictionary[LoadedManifest, dict[str, tuple[Case, ...]]]] = (
+    weakref.WeakKeyDictionary()
+)
 
 #: Criteria that only make sense once the script is there; a missing script is reported once,
 #: by script_exists, instead of once per criterion.
@@ -129,7 +135,16 @@ def _applies(criterion: Criterion, item: Item, loaded: LoadedManifest) -> bool:
     return True
 
 
-def cases_for(criterion_id: str, loaded: LoadedManifest) -> list[Case]:
+def cases_for(criterion_id: str, loaded: LoadedManifest) -> tuple[Case, ...]:
+    """The criterion's cases for this manifest; built once per manifest (collection and the
+    results plugin's count of all cases both ask, and a large manifest has thousands)."""
+    built = _BUILT.setdefault(loaded, {})
+    if criterion_id not in built:
+        built[criterion_id] = tuple(_build_cases(criterion_id, loaded))
+    return built[criterion_id]
+
+
+def _build_cases(criterion_id: str, loaded: LoadedManifest) -> list[Case]:
     criterion = CRITERIA[criterion_id]
     settings = loaded.manifest.criteria.get(criterion_id)
     defaults = Blocker(impact=criterion.impact, mitigation=criterion.mitigation, action=criterion.action)

@@ -375,7 +375,7 @@ def _no_duplicates(section: str, keys: list[str]) -> None:
 class LoadedManifest:
     """A validated manifest with its location and the resolved target root."""
 
-    __slots__ = ("manifest", "path", "phase", "root")
+    __slots__ = ("__weakref__", "manifest", "path", "phase", "root")
 
     def __init__(self, manifest: Manifest, path: Path, root: Path, phase: Phase) -> None:
         self.manifest: Final = manifest

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any, Final
 
 import pytest
+from tabulate import tabulate
 
 from checks.cases import FACTS_KEY, Case
 from checks.findings import CheckError
@@ -106,6 +107,18 @@ def _message(call: pytest.CallInfo[None], report: pytest.TestReport) -> str:
         text = f"{type(exc).__name__}: {exc}"
     text = " ".join(text.split())
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
+
+
+def _counts_table(audit: Audit) -> str:
+    """Cases per priority and outcome, the priorities that had cases, for the terminal."""
+    rows = [
+        [priority.value, sum(n for o, n in row.items() if o.is_open), sum(row.values()), *row.values()]
+        for priority, row in audit.counts().items()
+        if sum(row.values())
+    ]
+    return tabulate(
+        rows, headers=["priority", "open", "total", *(o.value for o in Outcome)], tablefmt="simple"
+    )
 
 
 class ReadinessPlugin:
@@ -336,13 +349,8 @@ class ReadinessPlugin:
         tr.write_sep("=", f"readiness: {verdict.verdict.value} (risk {verdict.risk.value})", **{colour: True})
         for reason in verdict.reasons:
             tr.write_line(f"  {reason}")
-        counts = audit.counts()
-        for priority, row in counts.items():
-            total = sum(row.values())
-            if total:
-                open_n = sum(n for o, n in row.items() if o.is_open)
-                detail = ", ".join(f"{n} {o.value}" for o, n in row.items() if n)
-                tr.write_line(f"  {priority.value}: {open_n} open of {total} ({detail})")
+        for line in _counts_table(audit).splitlines():
+            tr.write_line(f"  {line}")
         tr.write_line(f"  scope: {audit.scope.describe()}")
         if self.write_error:
             tr.write_line(f"  documents NOT written: {self.write_error}", red=True)
