@@ -93,3 +93,21 @@ def test_workers_share_one_read_of_each_dataset(world: World, tmp_path: Path) ->
     outcomes = {(c["criterion"], c["subject"], c["outcome"]) for c in serial.json()["cases"]}
     assert outcomes == {(c["criterion"], c["subject"], c["outcome"]) for c in parallel.json()["cases"]}
     assert ("naming_mandate", "feat_b:M008:COV", "failed") in outcomes
+
+
+def test_workers_start_while_the_controller_reads_and_wait_for_it(world: World, tmp_path: Path) -> None:
+    """The controller's read is slow (as INFORMATION_SCHEMA is on a large dataset): the workers
+    run the local checks meanwhile and take the read when it lands: same outcomes, same requests."""
+    from sandbox.fakes.http import FaultRule
+
+    assert world.bq_front is not None
+    serial, serial_requests = _run(world, tmp_path / "serial")
+    slow = world.bq_front.add_fault(FaultRule.slow(1.0, method="POST", path=r"/queries$", count=None))
+    try:
+        parallel, parallel_requests = _run(world, tmp_path / "parallel", "-n", "2")
+    finally:
+        world.bq_front.clear_faults()
+    assert slow.fired == 4, "the read was not slowed: the test proves nothing"
+    assert parallel_requests == serial_requests
+    outcomes = {(c["criterion"], c["subject"], c["outcome"], c["message"]) for c in serial.json()["cases"]}
+    assert outcomes == {(c["criterion"], c["subject"], c["outcome"], c["message"]) for c in parallel.json()["cases"]}

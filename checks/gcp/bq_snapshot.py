@@ -14,11 +14,11 @@ suite in-process, and a module cache would hand one run's snapshot (or error) to
 from __future__ import annotations
 
 import datetime as dt
-import pickle
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from pathlib import Path
 from typing import Any, Final, TypeVar
 
 import pytest
@@ -27,6 +27,7 @@ from google.api_core import exceptions as api_exceptions
 from checks.findings import unverified
 from checks.gcp.access import GoogleAccess
 from checks.gcp.errors import ApiCallError, api_call, describe
+from checks.gcp.handover_file import wait_for
 from checks.gcp.scratch import is_scratch
 from checks.manifest import LoadedManifest
 
@@ -44,6 +45,8 @@ __all__ = [
 API: Final = "BigQuery"
 #: workerinput key: the file holding the controller's metadata (see checks/gcp/handover.py).
 HANDOVER_INPUT: Final = "readiness_bigquery_metadata"
+#: workerinput key: how long a worker waits for that file (the controller is still reading).
+HANDOVER_WAIT_INPUT: Final = "readiness_bigquery_metadata_wait"
 
 T = TypeVar("T")
 
@@ -159,14 +162,20 @@ class BigQueryMetadata:
         self._datasets: dict[DatasetRef, DatasetInfo | str] = {}
         self._snapshots: dict[DatasetRef, DatasetSnapshot | str] = {}
         self._dry_runs: dict[str, DryRun | str] = {}
+        #: Set when an xdist worker was not handed the controller's read: why.
+        self._failure = ""
 
     def dataset(self, ref: DatasetRef) -> DatasetInfo:
         """get_dataset once; NotFound and Forbidden are answers, anything else raises ApiCallError."""
+        if self._failure:
+            raise ApiCallError(self._failure)
         if ref not in self._datasets:
             self._datasets[ref] = _remember(lambda: self._get_dataset(ref))
         return _recall(self._datasets[ref])
 
     def snapshot(self, ref: DatasetRef) -> DatasetSnapshot:
+        if self._failure:
+            raise ApiCallError(self._failure)
         if ref not in self._snapshots:
             self._snapshots[ref] = _remember(lambda: self._take(ref))
         return _recall(self._snapshots[ref])
@@ -261,6 +270,9 @@ class BigQueryMetadata:
         """What was read, failures included, for workers to start from instead of the API."""
         return {"datasets": dict(self._datasets), "snapshots": dict(self._snapshots)}
 
+    def fail_all(self, message: str) -> None:
+        self._failure = message
+
     def preload(self, exported: Mapping[str, Any]) -> None:
         self._datasets.update(exported["datasets"])
         self._snapshots.update(exported["snapshots"])
@@ -284,8 +296,13 @@ def bigquery_metadata(config: pytest.Config, google: GoogleAccess) -> BigQueryMe
         workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
         handed = workerinput.get(HANDOVER_INPUT) if workerinput else None
         if handed:
-            with open(handed, "rb") as file:
-                metadata.preload(pickle.load(file))
+            assert workerinput is not None
+            try:
+                metadata.preload(wait_for(Path(handed), float(workerinput[HANDOVER_WAIT_INPUT])))
+            except ApiCallError as exc:
+                # Not handed over: every metadata read of this worker is unverified with the
+                # reason, at once (waiting again per check would multiply the wait).
+                metadata.fail_all(str(exc))
     return metadata
 
 
