@@ -8,7 +8,9 @@ One size is written to `<out>/<size>/`:
   executable bit, COPY sources that do not exist, scripts the manifest names but nobody wrote;
 - `readiness.toml`: the manifest for it, with `[gcp]`, the M008 naming and M005 schema mandates
   (families TRI, COV, CORR, MKT, REG, LAG, VAR), the features dataset, a source dataset with
-  freshness expectations, the legacy views of a rename batch and two representative queries;
+  freshness expectations, the legacy views of a rename batch, two representative queries, and
+  the other Google resources: a Cloud Run job per Dockerfile, the jobs' and the project's
+  permissions, two quotas, five APIs (served by the sandbox's fakes, bench/harness.py);
 - `metadata.json`: what BigQuery holds: per dataset its tables (name, type, columns, rows,
   bytes, created, modified; views with their query and expiry), plus the `expected` counts
   (violations per kind and family) the tests and the benchmarks compare against;
@@ -566,6 +568,7 @@ def _manifest(size: Size, scripts: list[_Script], sources: list[dict[str, Any]])
         'min_version = "2.20"',
         'priority = "P2"',
     ]
+    out += _services(scripts)
     for script in scripts:
         out += [
             "",
@@ -582,6 +585,65 @@ def _manifest(size: Size, scripts: list[_Script], sources: list[dict[str, Any]])
         if not script.present:
             out.append("create_hours = 6")
     return "\n".join(out) + "\n"
+
+
+_ENTRY: Final = re.compile(r"^COPY (?P<path>\S+) /app/(?!requirements)", re.M)
+_APIS: Final = ("bigquery", "storage", "run", "cloudbuild", "iam")
+
+
+def _services(scripts: list[_Script]) -> list[str]:
+    """The pipeline's other Google resources: one Cloud Run job per Dockerfile (each image runs
+    as a job, as the extract and merge jobs do), the permissions the jobs and the renaming
+    need, two quotas and the APIs. The bench serves them from the sandbox's fakes."""
+    out: list[str] = []
+    jobs = [s for s in scripts if s.kind == "dockerfile" and s.present]
+    for script in jobs:
+        number = script.path.rsplit(".job", 1)[-1]
+        entry = _ENTRY.search(script.text)
+        out += [
+            "",
+            "[[jobs]]",
+            f'name = "bqx-job{number}"',
+            f'image = "us-central1-docker.pkg.dev/{PROJECT}/bqx/job{int(number)}"',
+            "timeout_seconds = 86400",
+            f'script = "{entry["path"] if entry else script.path}"',
+            'priority = "P1"',
+        ]
+    out += [
+        "",
+        "[[permissions]]",
+        'resource = "project"',
+        'permissions = ["bigquery.jobs.create", "bigquery.tables.create", "bigquery.tables.update", '
+        '"bigquery.tables.delete", "bigquery.tables.getData"]',
+        'priority = "P0"',
+    ]
+    for script in jobs:
+        out += [
+            "",
+            "[[permissions]]",
+            f'resource = "job:bqx-job{script.path.rsplit(".job", 1)[-1]}"',
+            'permissions = ["run.jobs.run", "run.executions.get"]',
+            'priority = "P1"',
+        ]
+    out += [
+        "",
+        "[[quotas]]",
+        'service = "bigquery.googleapis.com"',
+        'quota_id = "QueryUsagePerDay"',
+        "planned = 0",
+        "add_query_estimates = true",
+        'priority = "P2"',
+        "",
+        "[[quotas]]",
+        'service = "run.googleapis.com"',
+        'quota_id = "JobsPerRegion"',
+        f"planned = {len(jobs)}",
+        'dimensions = { region = "us-central1" }',
+        'priority = "P1"',
+    ]
+    for api in _APIS:
+        out += ["", "[[apis]]", f'name = "{api}.googleapis.com"', 'priority = "P0"']
+    return out
 
 
 # -- entry point ---------------------------------------------------------------------------------

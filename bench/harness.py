@@ -24,6 +24,8 @@ from typing import Any, Final
 from bench.generate import DEFAULT_OUT, NOW, SIZES, Generated, Size, generate
 from bench.probe import OUT_ENV
 from bench.standin import BigQueryStandin, Hit
+from sandbox.fakes.http import FakeServer, FaultRule
+from sandbox.world import World
 
 __all__ = [
     "LATENCY",
@@ -123,20 +125,18 @@ def data(size: str | Size, regenerate: bool = False) -> Generated:
 
 @dataclasses.dataclass
 class Backend:
+    """The BigQuery stand-in, and the sandbox's REST fakes for the pipeline's other services
+    (Cloud Run, IAM permission tests, quotas, API states) at the same latency, with the
+    sandbox's IAM fake behind a real service-account key."""
+
     standin: BigQueryStandin
-    iam: Any
-    key_file: Path
-    runner: str
+    world: World
 
     def env(self) -> dict[str, str]:
         """Environment of a suite process: the local ADC and endpoints, nothing of the host's."""
-        endpoints = {"bigquery": self.standin.url, "iam": self.iam.url, "iamcredentials": self.iam.url}
-        return {
-            "GOOGLE_APPLICATION_CREDENTIALS": str(self.key_file),
-            "READINESS_ENDPOINTS": json.dumps(endpoints, sort_keys=True),
-            "CLOUDSDK_CONFIG": str(self.key_file.parent / "no-gcloud-config"),
-            "NO_GCE_CHECK": "true",
-        }
+        env = self.world.env()
+        endpoints = {**self.world.endpoints(), "bigquery": self.standin.url}
+        return {**env, "READINESS_ENDPOINTS": json.dumps(endpoints, sort_keys=True)}
 
     @contextlib.contextmanager
     def applied(self) -> Iterator[None]:
@@ -152,25 +152,42 @@ class Backend:
                 else:
                     os.environ[key] = value
 
+    def services(self) -> list[FakeServer]:
+        """The fakes with latency: every service but the token endpoint."""
+        return [f for f in self.world.fakes() if f is not self.world.iam]
+
+    def service_requests(self) -> dict[str, int]:
+        counts: dict[str, int] = {}
+        for fake in self.services():
+            counts.update(fake.request_counts())
+        return dict(sorted(counts.items()))
+
+    def set_latency(self, seconds: float) -> None:
+        self.standin.latency = seconds
+        for fake in self.services():
+            fake.clear_faults()
+            if seconds:
+                fake.add_fault(FaultRule.slow(seconds, count=None))
+
     def reset(self) -> None:
         self.standin.reset_counts()
-        self.iam.reset_counts()
+        for fake in self.world.fakes():
+            fake.reset_counts()
 
 
 @contextlib.contextmanager
 def backend(made: Generated, latency: float = LATENCY) -> Iterator[Backend]:
-    from sandbox.credentials import write_service_account_key
-    from sandbox.fakes.auth import IamFake
+    from checks.manifest import load_manifest
+    from sandbox.seed import seed_services
 
     with tempfile.TemporaryDirectory(prefix="bench-backend-") as tmp:
         standin = BigQueryStandin(made.metadata, latency=latency)
-        iam = IamFake()
-        runner = f"bench-runner@{standin.project}.iam.gserviceaccount.com"
-        with standin, iam:
-            key_file = Path(tmp) / "adc.json"
-            public = write_service_account_key(key_file, runner, standin.project, f"{iam.url}/token")
-            iam.add_account(runner, public)
-            yield Backend(standin, iam, key_file, runner)
+        world = World(Path(tmp), standin.project, bigquery=False, storage=False)
+        with standin, world:
+            seed_services(world, load_manifest(made.manifest))
+            be = Backend(standin, world)
+            be.set_latency(latency)
+            yield be
 
 
 # -- suite runs ----------------------------------------------------------------------------------
@@ -186,6 +203,8 @@ class SuiteRun:
     hits: list[Hit]
     out_dir: Path
     tail: str
+    #: Requests to the other services (Cloud Run, IAM tests, quotas, APIs), per method.
+    services: dict[str, int] = dataclasses.field(default_factory=dict)
 
     def mark(self, name: str) -> float:
         return float(self.probe.get("marks", {}).get(name, float("nan")))
@@ -279,7 +298,17 @@ def run_suite(
     output = proc.stdout + proc.stderr
     (run_dir / "output.txt").write_text(output)
     tail = "\n".join(output.strip().splitlines()[-25:])
-    return SuiteRun(label, list(args), wall, proc.returncode, probe, be.standin.hits(), out_dir, tail)
+    return SuiteRun(
+        label,
+        list(args),
+        wall,
+        proc.returncode,
+        probe,
+        be.standin.hits(),
+        out_dir,
+        tail,
+        be.service_requests(),
+    )
 
 
 class Session:
@@ -318,8 +347,8 @@ class Session:
                 )
             self._runs[key] = run
             self.details[f"{size}/{label}"] = summary(run)
-            print(f"  [{size}/{label}] {run.wall:.1f} s, exit {run.returncode}, {len(run.hits)} BigQuery requests",
-                  flush=True)  # fmt: skip
+            print(f"  [{size}/{label}] {run.wall:.1f} s, exit {run.returncode}, {len(run.hits)} BigQuery requests, "
+                  f"{sum(run.services.values())} to the other services", flush=True)  # fmt: skip
         return self._runs[key]
 
     #: The nightly run: every check, all documents and the HTML report.
@@ -342,6 +371,7 @@ def summary(run: SuiteRun) -> dict[str, Any]:
         "controller_max_rss_mb": round(run.controller_rss_mb, 1),
         "items": run.probe.get("facts", {}).get("items"),
         "bigquery_requests": len(run.hits),
+        "service_requests": run.services,
         "routes": run.routes(),
         "per_dataset": run.per_dataset(),
         "exit": run.returncode,
@@ -359,7 +389,8 @@ def warm(made: Generated, be: Backend) -> None:
     loaded = load_manifest(made.manifest)
     gcp = loaded.manifest.gcp
     assert gcp is not None
-    latency, be.standin.latency = be.standin.latency, 0.0
+    latency = be.standin.latency
+    be.set_latency(0.0)
     try:
         with be.applied():
             endpoints = endpoints_for(gcp)
@@ -368,7 +399,7 @@ def warm(made: Generated, be: Backend) -> None:
         for dataset in loaded.manifest.datasets:
             metadata.snapshot(DatasetRef.parse(dataset.subject, gcp.project))
     finally:
-        be.standin.latency = latency
+        be.set_latency(latency)
         be.reset()
 
 

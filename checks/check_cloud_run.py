@@ -11,7 +11,7 @@ from google.api_core import exceptions as api_exceptions
 from checks.cases import Case
 from checks.findings import finding, unverified
 from checks.gcp.access import GoogleAccess
-from checks.gcp.errors import api_call, describe
+from checks.gcp.errors import ApiCallError, api_call, describe
 from checks.inspect.git_history import last_commit_dates
 from checks.manifest import LoadedManifest
 from checks.manifest_gcp import Job
@@ -35,23 +35,43 @@ def _where(job: Job, google: GoogleAccess) -> str:
     return f"{job.name} (project {google.project}, region {job.region or google.gcp.region})"
 
 
+def _read_job(job: Job, google: GoogleAccess) -> Any:
+    """The job as the API answers it, read once per process for the three criteria: the job,
+    or the NotFound / Forbidden answer; a failed read is the same unverified reason for each."""
+    name = job_name(job, google)
+    key = f"run.jobs.get {name}"
+    if key not in google.answers:
+        try:
+            with api_call(API):
+                try:
+                    google.answers[key] = google.run_jobs.get_job(
+                        name=name, retry=google.read_retry(API), timeout=google.timeout
+                    )
+                except (api_exceptions.NotFound, api_exceptions.Forbidden) as exc:
+                    google.answers[key] = exc
+        except ApiCallError as exc:
+            google.answers[key] = str(exc)
+    answer = google.answers[key]
+    if isinstance(answer, str):
+        raise ApiCallError(answer)
+    return answer
+
+
 def _get_job(job: Job, google: GoogleAccess, *, missing_is_finding: bool) -> Any:
     """The deployed job. Only run_job_ready reports absence as a finding; the other criteria
     cannot be verified without the job and say so, so a missing job is one finding, not three."""
     __tracebackhide__ = True
-    name = job_name(job, google)
-    with api_call(API):
-        try:
-            return google.run_jobs.get_job(name=name, retry=google.read_retry(API), timeout=google.timeout)
-        except api_exceptions.NotFound:
-            if missing_is_finding:
-                finding(f"{_where(job, google)}: job not found")
-            unverified(f"{_where(job, google)}: job not found (reported by run_job_ready)")
-        except api_exceptions.Forbidden as exc:
-            if missing_is_finding:
-                who = google.identity.principal
-                finding(f"{_where(job, google)}: {who} cannot read the job: {describe(API, exc)}")
-            unverified(f"{_where(job, google)}: job not readable (reported by run_job_ready)")
+    answer = _read_job(job, google)
+    if isinstance(answer, api_exceptions.NotFound):
+        if missing_is_finding:
+            finding(f"{_where(job, google)}: job not found")
+        unverified(f"{_where(job, google)}: job not found (reported by run_job_ready)")
+    if isinstance(answer, api_exceptions.Forbidden):
+        if missing_is_finding:
+            who = google.identity.principal
+            finding(f"{_where(job, google)}: {who} cannot read the job: {describe(API, answer)}")
+        unverified(f"{_where(job, google)}: job not readable (reported by run_job_ready)")
+    return answer
 
 
 def _condition_text(condition: Any) -> str:

@@ -42,6 +42,7 @@ __all__ = [
     "rfc3339",
     "sample_name",
     "seed_from_manifest",
+    "seed_services",
 ]
 
 #: Tables per dataset the generic seed creates at most (the emulator's cost grows per table).
@@ -332,10 +333,6 @@ def seed_from_manifest(world: World, loaded: LoadedManifest) -> None:
     gcp = manifest.gcp
     assert gcp is not None, "the sandbox starts a world only for a manifest with [gcp]"
     now = dt.datetime.now(dt.UTC)
-    ensure_identity(world, gcp)
-    for api in manifest.apis:
-        world.service_usage.set_service(world.project, api.name, "ENABLED")
-
     mandates = {m.id: m for m in manifest.mandates}
     plan = _Plan()
     for dataset in manifest.datasets:
@@ -390,6 +387,22 @@ def seed_from_manifest(world: World, loaded: LoadedManifest) -> None:
 
     for bucket in manifest.buckets:
         _seed_bucket(world, bucket.name, bucket.checkpoint_prefix)
+    for table_id in table_ids:
+        grant(world, f"table:{table_id}", ())
+    seed_services(world, loaded, table_ids)
+
+
+def seed_services(world: World, loaded: LoadedManifest, table_ids: Sequence[str] = ()) -> None:
+    """The REST services of a healthy world: the identity, API states, Cloud Run jobs (each with
+    a recent successful execution), the declared permissions and quotas (the benchmarks use
+    this alone, beside their BigQuery stand-in)."""
+    manifest = loaded.manifest
+    gcp = manifest.gcp
+    assert gcp is not None, "the sandbox starts a world only for a manifest with [gcp]"
+    now = dt.datetime.now(dt.UTC)
+    ensure_identity(world, gcp)
+    for api in manifest.apis:
+        world.service_usage.set_service(world.project, api.name, "ENABLED")
     for job in manifest.jobs:
         world.cloud_run.add_job(
             world.project,
@@ -410,8 +423,6 @@ def seed_from_manifest(world: World, loaded: LoadedManifest) -> None:
                 ],
             ),
         )
-    for table_id in table_ids:
-        grant(world, f"table:{table_id}", ())
     for permission_set in manifest.permissions:
         grant(world, permission_set.resource, permission_set.permissions, tables=table_ids)
     for quota in manifest.quotas:

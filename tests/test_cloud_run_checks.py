@@ -7,6 +7,8 @@ never run, running, missing, answering 503). The target repository has real git 
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -134,6 +136,8 @@ def _seed(world: World) -> None:
 class Shared:
     run: AuditRun
     flaky: FaultRule
+    #: jobs.get requests per job name during the run (retries included).
+    gets: Counter[str]
 
 
 @pytest.fixture(scope="module")
@@ -153,9 +157,16 @@ def shared(world: World, tmp_path_factory: pytest.TempPathFactory) -> Shared:
     target.write("scripts/merge.py", "print('merge v2')\n")
     target.commit_all("merge v2", "2024-09-01T12:00:00+00:00")
     flaky = world.cloud_run.add_fault(FaultRule.error(503, method="GET", path=r"/jobs/flaky$", count=None))
+    world.cloud_run.reset_counts()
     try:
         body = gcp_section(world, impersonate=world.pipeline_account(), timeout=1) + _JOBS
-        return Shared(shared_run(work, world, body, target=target), flaky)
+        run = shared_run(work, world, body, target=target)
+        gets = Counter(
+            route.split("?")[0].rsplit("/", 1)[-1]
+            for _, method, route in world.cloud_run.request_log
+            if method == "GET" and re.search(r"/jobs/[^/?]+(\?|$)", route)
+        )
+        return Shared(run, flaky, gets)
     finally:
         world.cloud_run.clear_faults()
 
@@ -193,6 +204,13 @@ def test_503_from_cloud_run_is_an_error_naming_the_api_and_the_p0_verdict_is_no_
     assert shared.flaky.fired > 3  # each read retried inside the 1 s deadline
     assert verdict(shared.run) == "NO-GO"
     assert shared.run.json()["verdict"]["reasons"] == ["3 P0 case(s) not passed (3 error)"]
+
+
+def test_each_job_is_read_once_for_its_three_criteria(shared: Shared) -> None:
+    healthy = ("features", "missing", "broken", "drifted", "undated", "failing", "fresh", "running")
+    assert {name: shared.gets[name] for name in healthy} == dict.fromkeys(healthy, 1)
+    # The failing read is retried inside its deadline once, not once per criterion.
+    assert shared.gets["flaky"] == shared.flaky.fired
 
 
 # -- run_job_config ---------------------------------------------------------------------------

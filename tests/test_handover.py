@@ -110,4 +110,6 @@ def test_workers_start_while_the_controller_reads_and_wait_for_it(world: World, 
     assert slow.fired == 4, "the read was not slowed: the test proves nothing"
     assert parallel_requests == serial_requests
     outcomes = {(c["criterion"], c["subject"], c["outcome"], c["message"]) for c in serial.json()["cases"]}
-    assert outcomes == {(c["criterion"], c["subject"], c["outcome"], c["message"]) for c in parallel.json()["cases"]}
+    assert outcomes == {
+        (c["criterion"], c["subject"], c["outcome"], c["message"]) for c in parallel.json()["cases"]
+    }

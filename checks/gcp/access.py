@@ -43,6 +43,9 @@ class GoogleAccess:
     #: Attempts the latest failed read of each API had made; the same count travels on the
     #: failure itself (errors.attempts_made), which is what an error message reports.
     attempts: dict[str, int] = field(default_factory=dict)
+    #: Answers several criteria of one resource share (a Cloud Run job's get), by request, so
+    #: the process reads each once; a failed read is kept as its message.
+    answers: dict[str, Any] = field(default_factory=dict)
 
     @property
     def project(self) -> str:
