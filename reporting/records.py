@@ -44,6 +44,12 @@ class CaseRecord:
     outcome: Outcome = Outcome.PASSED
     message: str = ""
     facts: dict[str, Any] = field(default_factory=dict)
+    #: Stable identity across runs: the criterion and the subject, not a volatile node id
+    #: (asked for many times per case by the aggregation, so computed once).
+    key: str = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.key = f"{self.criterion}:{self.subject}"
 
     @classmethod
     def from_report_data(cls, nodeid: str, data: dict[str, Any]) -> CaseRecord:
@@ -62,11 +68,6 @@ class CaseRecord:
             owner=data.get("owner", ""),
             blocker=dict(data["blocker"]),
         )
-
-    @property
-    def key(self) -> str:
-        """Stable identity across runs: the criterion and the subject, not a volatile node id."""
-        return f"{self.criterion}:{self.subject}"
 
     def to_json(self) -> dict[str, Any]:
         return {
