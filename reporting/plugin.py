@@ -175,12 +175,14 @@ class ReadinessPlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report: pytest.TestReport = yield
-        callspec = getattr(item, "callspec", None)
-        case = callspec.params.get("case") if callspec is not None else None
         # The controller needs the call's report, and setup's or teardown's only when they did
         # not pass; every report carried under xdist costs a serialisation (bench/: the plugin
         # cost 36% on 5,000 trivial cases when all three carried the case and its facts).
-        if isinstance(case, Case) and (report.when == "call" or not report.passed):
+        if report.when != "call" and report.passed:
+            return report
+        callspec = getattr(item, "callspec", None)
+        case = callspec.params.get("case") if callspec is not None else None
+        if isinstance(case, Case):
             data = case.record()
             data["message"] = _message(call, report)
             exc = call.excinfo.value if call.excinfo is not None else None

@@ -4,11 +4,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Any
+from typing import Any, Final
 
 from checks.priority import Priority
 
 __all__ = ["CaseRecord", "Outcome"]
+
+#: Priority by value: a dict lookup, where Priority(value) goes through the enum machinery
+#: (measured: a visible share of the per-case cost on 5,000 cases).
+_PRIORITIES: Final = {p.value: p for p in Priority}
 
 
 class Outcome(StrEnum):
@@ -61,7 +65,7 @@ class CaseRecord:
             subject=data["subject"],
             subject_kind=data["subject_kind"],
             category=data["category"],
-            priority=Priority(data["priority"]),
+            priority=_PRIORITIES[data["priority"]],
             phase=data["phase"],
             needed=bool(data["needed"]),
             phases=list(data["phases"]),

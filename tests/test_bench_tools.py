@@ -227,3 +227,37 @@ def test_suite_snapshot_costs_constant_requests_per_dataset(
     assert per[FEATURES] <= 5
     assert all(re.match(r"bigquery\.(datasets\.get|jobs\.\w+)$", h.route) for h in standin.hits())
     assert json.dumps(per)  # JSON-able, as results.json stores it
+
+
+# -- the bench's other services ---------------------------------------------------------------------
+
+
+def test_backend_serves_the_pipelines_jobs_at_the_same_latency(small: Generated) -> None:
+    """Every Dockerfile of the generated pipeline runs as a Cloud Run job; the bench backend
+    serves those jobs (seeded from the manifest) through the official client, each request at
+    the injected latency, and counts what it served."""
+    from bench.harness import backend
+    from checks.gcp.access import GoogleAccess, endpoints_for
+    from checks.gcp.credentials import resolve_identity
+    from checks.manifest import load_manifest
+
+    loaded = load_manifest(small.manifest)
+    gcp = loaded.manifest.gcp
+    assert gcp is not None
+    dockerfiles = [s.path for s in loaded.manifest.scripts if s.path.startswith("docker/Dockerfile")]
+    jobs = loaded.manifest.jobs
+    assert jobs and len(jobs) == len(dockerfiles)
+    assert {p.resource for p in loaded.manifest.permissions} == {"project"} | {f"job:{j.name}" for j in jobs}
+    with backend(small, latency=0.05) as be, be.applied():
+        endpoints = endpoints_for(gcp)
+        identity = resolve_identity(gcp.impersonate, endpoints.iamcredentials, gcp.timeout_seconds)
+        google = GoogleAccess(gcp, identity, endpoints)
+        be.reset()
+        for job in jobs:
+            started = time.perf_counter()
+            found = google.run_jobs.get_job(
+                name=f"projects/{gcp.project}/locations/{gcp.region}/jobs/{job.name}"
+            )
+            assert time.perf_counter() - started >= 0.05
+            assert [c.image for c in found.template.template.containers] == [job.image]
+        assert be.service_requests() == {"run.jobs.get": len(jobs)}
