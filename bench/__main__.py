@@ -1,7 +1,9 @@
 """`python -m bench`: every benchmark, one table of figures, bench/out/results.json.
 
 Options: --only 1,2,... to run some benchmarks; --full-naive to run the naive per-table loop
-in full (12+ minutes) instead of timing a sample of it.
+in full (12+ minutes) instead of timing a sample of it; --instructions to count the results
+plugin's overhead in instructions under callgrind (five more minutes; the figure that decides
+benchmark 3, since CPU time on a shared machine spreads too widely to).
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ from bench.harness import LATENCY, OUT, Figure, Session, print_figures, write_re
 BENCHMARKS = {
     "1": lambda s, a: api_requests.run(s, full_naive=a.full_naive),
     "2": lambda s, a: nightly.run(s),
-    "3": lambda s, a: plugin_overhead.run(s),
+    "3": lambda s, a: plugin_overhead.run(s) + (plugin_overhead.run_instructions() if a.instructions else []),
     "4": lambda s, a: xdist_speedup.run(s),
     "5": lambda s, a: memory.run(s),
     "6": lambda s, a: growth.run(s),
@@ -26,6 +28,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--only", default=",".join(BENCHMARKS))
     parser.add_argument("--full-naive", action="store_true")
+    parser.add_argument("--instructions", action="store_true")
     args = parser.parse_args()
     started = time.perf_counter()
     figures: list[Figure] = []

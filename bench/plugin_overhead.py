@@ -151,7 +151,9 @@ def run(session: Session | None = None) -> list[Figure]:
     if session is not None:
         session.details[NAME] = {"with_plugin": on, "without": off}
     return [
-        Figure(NAME, f"results plugin on {CASES:,} trivial cases (CPU time)", overhead, "%", "≤ 10 %", overhead <= 10,
+        # Informative: the paired runs still spread by tens of percent here; the instruction
+        # count (--instructions) is the figure held to the target.
+        Figure(NAME, f"results plugin on {CASES:,} trivial cases (CPU time)", overhead, "%", "", None,
                f"median of {REPEAT} pairs (from {paired[0]:+.0f} to {paired[-1]:+.0f} %); medians {cpu_on:.2f} s CPU "
                f"with, {cpu_off:.2f} s without (documents included); wall {wall_overhead:+.1f} %"),
     ]  # fmt: skip
