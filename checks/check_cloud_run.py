@@ -11,7 +11,7 @@ from google.api_core import exceptions as api_exceptions
 from checks.cases import Case
 from checks.findings import finding, unverified
 from checks.gcp.access import GoogleAccess
-from checks.gcp.errors import ApiCallError, api_call, describe
+from checks.gcp.errors import api_call, describe, recall, remember
 from checks.inspect.git_history import last_commit_dates
 from checks.manifest import LoadedManifest
 from checks.manifest_gcp import Job
@@ -39,22 +39,20 @@ def _read_job(job: Job, google: GoogleAccess) -> Any:
     """The job as the API answers it, read once per process for the three criteria: the job,
     or the NotFound / Forbidden answer; a failed read is the same unverified reason for each."""
     name = job_name(job, google)
+
+    def read() -> Any:
+        with api_call(API):
+            try:
+                return google.run_jobs.get_job(
+                    name=name, retry=google.read_retry(API), timeout=google.timeout
+                )
+            except (api_exceptions.NotFound, api_exceptions.Forbidden) as exc:
+                return exc
+
     key = f"run.jobs.get {name}"
     if key not in google.answers:
-        try:
-            with api_call(API):
-                try:
-                    google.answers[key] = google.run_jobs.get_job(
-                        name=name, retry=google.read_retry(API), timeout=google.timeout
-                    )
-                except (api_exceptions.NotFound, api_exceptions.Forbidden) as exc:
-                    google.answers[key] = exc
-        except ApiCallError as exc:
-            google.answers[key] = str(exc)
-    answer = google.answers[key]
-    if isinstance(answer, str):
-        raise ApiCallError(answer)
-    return answer
+        google.answers[key] = remember(read)
+    return recall(google.answers[key])
 
 
 def _get_job(job: Job, google: GoogleAccess, *, missing_is_finding: bool) -> Any:

@@ -15,18 +15,18 @@ from __future__ import annotations
 
 import datetime as dt
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Any, Final
 
 import pytest
 from google.api_core import exceptions as api_exceptions
 
 from checks.findings import unverified
 from checks.gcp.access import GoogleAccess
-from checks.gcp.errors import ApiCallError, api_call, describe
+from checks.gcp.errors import ApiCallError, api_call, describe, recall, remember
 from checks.gcp.handover_file import wait_for
 from checks.gcp.scratch import is_scratch
 from checks.manifest import LoadedManifest
@@ -48,7 +48,6 @@ HANDOVER_INPUT: Final = "readiness_bigquery_metadata"
 #: workerinput key: how long a worker waits for that file (the controller is still reading).
 HANDOVER_WAIT_INPUT: Final = "readiness_bigquery_metadata_wait"
 
-T = TypeVar("T")
 
 _METADATA_KEY: Final = pytest.StashKey["BigQueryMetadata"]()
 
@@ -170,15 +169,15 @@ class BigQueryMetadata:
         if self._failure:
             raise ApiCallError(self._failure)
         if ref not in self._datasets:
-            self._datasets[ref] = _remember(lambda: self._get_dataset(ref))
-        return _recall(self._datasets[ref])
+            self._datasets[ref] = remember(lambda: self._get_dataset(ref))
+        return recall(self._datasets[ref])
 
     def snapshot(self, ref: DatasetRef) -> DatasetSnapshot:
         if self._failure:
             raise ApiCallError(self._failure)
         if ref not in self._snapshots:
-            self._snapshots[ref] = _remember(lambda: self._take(ref))
-        return _recall(self._snapshots[ref])
+            self._snapshots[ref] = remember(lambda: self._take(ref))
+        return recall(self._snapshots[ref])
 
     def found(self, ref: DatasetRef) -> DatasetSnapshot:
         """The snapshot of a dataset that exists and is readable; otherwise the case is unverified
@@ -192,8 +191,8 @@ class BigQueryMetadata:
     def dry_run(self, sql: str) -> DryRun:
         """Bytes a query would scan; a query BigQuery refuses is an answer (`rejected`)."""
         if sql not in self._dry_runs:
-            self._dry_runs[sql] = _remember(lambda: self._dry_run(sql))
-        return _recall(self._dry_runs[sql])
+            self._dry_runs[sql] = remember(lambda: self._dry_run(sql))
+        return recall(self._dry_runs[sql])
 
     def _dry_run(self, sql: str) -> DryRun:
         from google.cloud import bigquery
@@ -304,19 +303,6 @@ def bigquery_metadata(config: pytest.Config, google: GoogleAccess) -> BigQueryMe
                 # reason, at once (waiting again per check would multiply the wait).
                 metadata.fail_all(str(exc))
     return metadata
-
-
-def _remember(load: Callable[[], T]) -> T | str:
-    try:
-        return load()
-    except ApiCallError as exc:
-        return str(exc)
-
-
-def _recall(cached: T | str) -> T:
-    if isinstance(cached, str):
-        raise ApiCallError(cached)
-    return cached
 
 
 def _table(row: Mapping[str, Any], columns: tuple[str, ...]) -> TableInfo:

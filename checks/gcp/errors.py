@@ -14,7 +14,16 @@ from google.protobuf import json_format
 
 from checks.findings import CheckError
 
-__all__ = ["ApiCallError", "api_call", "attempts_made", "call", "describe", "note_attempts"]
+__all__ = [
+    "ApiCallError",
+    "api_call",
+    "attempts_made",
+    "call",
+    "describe",
+    "note_attempts",
+    "recall",
+    "remember",
+]
 
 T = TypeVar("T")
 
@@ -109,3 +118,19 @@ def api_call(api: str) -> Iterator[None]:
 def call(api: str, fn: Callable[[], T]) -> T:
     with api_call(api):
         return fn()
+
+
+def remember(load: Callable[[], T]) -> T | str:
+    """An answer to keep for every case that asks the same: the value, or the failure's message
+    (kept as text, so each case raises it afresh with its own traceback)."""
+    try:
+        return load()
+    except ApiCallError as exc:
+        return str(exc)
+
+
+def recall(cached: T | str) -> T:
+    """What `remember` kept: the value, or the failure raised again."""
+    if isinstance(cached, str):
+        raise ApiCallError(cached)
+    return cached
