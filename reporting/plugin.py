@@ -138,9 +138,9 @@ def _message(call: pytest.CallInfo[None], report: pytest.TestReport) -> str:
 def _counts_table(audit: Audit) -> str:
     """Cases per priority and outcome, the priorities that had cases, for the terminal."""
     rows = [
-        [priority.value, sum(n for o, n in row.items() if o.is_open), sum(row.values()), *row.values()]
+        [priority.value, sum(n for o, n in row.items() if o.is_open), total, *row.values()]
         for priority, row in audit.counts().items()
-        if sum(row.values())
+        if (total := sum(row.values()))
     ]
     return tabulate(
         rows, headers=["priority", "open", "total", *(o.value for o in Outcome)], tablefmt="simple"

@@ -330,8 +330,6 @@ class _Plan:
 def seed_from_manifest(world: World, loaded: LoadedManifest) -> None:
     """A healthy world for whatever the manifest declares (see the module docstring)."""
     manifest = loaded.manifest
-    gcp = manifest.gcp
-    assert gcp is not None, "the sandbox starts a world only for a manifest with [gcp]"
     now = dt.datetime.now(dt.UTC)
     mandates = {m.id: m for m in manifest.mandates}
     plan = _Plan()
