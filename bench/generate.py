@@ -96,12 +96,26 @@ _METRICS: Final = (
 
 @dataclasses.dataclass(frozen=True)
 class Generated:
+    """Where one generated size lives (`<out>/<size>/`)."""
+
     root: Path
     size: Size
-    manifest: Path
-    repo: Path
-    metadata: Path
-    renames: Path
+
+    @property
+    def manifest(self) -> Path:
+        return self.root / "readiness.toml"
+
+    @property
+    def repo(self) -> Path:
+        return self.root / "repo"
+
+    @property
+    def metadata(self) -> Path:
+        return self.root / "metadata.json"
+
+    @property
+    def renames(self) -> Path:
+        return self.root / "renames.csv"
 
 
 def _family_pattern(family: str, variants: tuple[str, ...]) -> str:
@@ -678,14 +692,7 @@ def generate(out: Path, size: Size, seed: int = 20261122) -> Generated:
         ],
         "expected": expected,
     }
-    paths = Generated(
-        root=root,
-        size=size,
-        manifest=root / "readiness.toml",
-        repo=root / "repo",
-        metadata=root / "metadata.json",
-        renames=root / "renames.csv",
-    )
+    paths = Generated(root, size)
     paths.metadata.write_text(json.dumps(metadata, separators=(",", ":"), sort_keys=True))
     with paths.renames.open("w", newline="") as handle:
         writer = csv.writer(handle, lineterminator="\n")

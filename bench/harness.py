@@ -25,7 +25,7 @@ from bench.generate import DEFAULT_OUT, NOW, SIZES, Generated, Size, generate
 from bench.probe import OUT_ENV
 from bench.standin import BigQueryStandin, Hit
 from sandbox.fakes.http import FakeServer, FaultRule
-from sandbox.world import World
+from sandbox.world import World, environment_applied
 
 __all__ = [
     "LATENCY",
@@ -107,15 +107,7 @@ def write_results(path: Path, figures: Sequence[Figure], extra: dict[str, Any] |
 def data(size: str | Size, regenerate: bool = False) -> Generated:
     """The generated pipeline of one size; generated on first use (deterministic, ~2 s)."""
     chosen = SIZES[size] if isinstance(size, str) else size
-    root = DEFAULT_OUT / chosen.name
-    made = Generated(
-        root=root,
-        size=chosen,
-        manifest=root / "readiness.toml",
-        repo=root / "repo",
-        metadata=root / "metadata.json",
-        renames=root / "renames.csv",
-    )
+    made = Generated(DEFAULT_OUT / chosen.name, chosen)
     if regenerate or not (
         made.metadata.exists() and (made.repo / ".git").exists() and made.manifest.exists()
     ):
@@ -138,19 +130,9 @@ class Backend:
         endpoints = {**self.world.endpoints(), "bigquery": self.standin.url}
         return {**env, "READINESS_ENDPOINTS": json.dumps(endpoints, sort_keys=True)}
 
-    @contextlib.contextmanager
-    def applied(self) -> Iterator[None]:
+    def applied(self) -> contextlib.AbstractContextManager[None]:
         """env() in this process (benchmarks that call the suite's modules in-process)."""
-        saved = {k: os.environ.get(k) for k in self.env()}
-        os.environ.update(self.env())
-        try:
-            yield
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
+        return environment_applied(self.env())
 
     def services(self) -> list[FakeServer]:
         """The fakes with latency: every service but the token endpoint."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from types import TracebackType
 from typing import Any, Final, Self
@@ -34,7 +35,7 @@ from sandbox.fakes import (
 from sandbox.fakes.auth import IamFake
 from sandbox.processes import LocalServer
 
-__all__ = ["RUNNER_NAME", "World"]
+__all__ = ["RUNNER_NAME", "World", "environment_applied"]
 
 #: The identity the suite's ADC names inside the world (the operator running the checks).
 RUNNER_NAME: Final = "readiness-runner"
@@ -168,18 +169,10 @@ class World:
         }
 
     @contextlib.contextmanager
-    def applied(self) -> Any:
+    def applied(self) -> Iterator[Self]:
         """Set env() in this process for the duration (the sandbox runs the suite in-process)."""
-        saved = {k: os.environ.get(k) for k in self.env()}
-        os.environ.update(self.env())
-        try:
+        with environment_applied(self.env()):
             yield self
-        finally:
-            for key, value in saved.items():
-                if value is None:
-                    os.environ.pop(key, None)
-                else:
-                    os.environ[key] = value
 
     # -- seeding clients (anonymous, straight to the emulators: seeding is not counted) -------------
 
@@ -210,3 +203,18 @@ class World:
         self.iam.add_account(email)
         self.iam.allow_impersonation(self.runner, email)
         return email
+
+
+@contextlib.contextmanager
+def environment_applied(env: Mapping[str, str]) -> Iterator[None]:
+    """`env` set in this process for the duration; what was there before comes back after."""
+    saved = {k: os.environ.get(k) for k in env}
+    os.environ.update(env)
+    try:
+        yield
+    finally:
+        for key, value in saved.items():
+            if value is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = value
