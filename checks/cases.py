@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -14,7 +15,7 @@ from checks.manifest_base import AuditedItem
 from checks.manifest_gcp import Bucket, Dataset, FamilyTarget, Identity
 from checks.priority import Priority
 
-__all__ = ["FACTS_KEY", "Case", "Item", "cases_for", "param_for"]
+__all__ = ["FACTS_KEY", "Case", "Item", "case_at", "cases_for", "param_for"]
 
 Item = AuditedItem
 
@@ -42,6 +43,8 @@ class Case:
     #: Blocker metadata: the item's, over the manifest's for the criterion, over the defaults.
     blocker: Blocker
     owner: str
+    #: The case's place among its criterion's cases (see `reference`).
+    index: int = 0
 
     @property
     def subject(self) -> str:
@@ -53,22 +56,21 @@ class Case:
             return self.item.category.value
         return self.criterion.subject.value
 
-    def record(self) -> dict[str, Any]:
-        """The JSON-able description of this case that travels on its test report."""
-        return {
-            "criterion": self.criterion.id,
-            "title": self.criterion.title,
-            "area": self.criterion.area.value,
-            "subject": self.subject,
-            "subject_kind": self.criterion.subject.value,
-            "category": self.category,
-            "priority": self.priority.value,
-            "phase": self.phase,
-            "needed": self.item.needed_by(self.phase),
-            "phases": self.item.phase_ids(),
-            "owner": self.owner,
-            "blocker": self.blocker.model_dump(),
-        }
+    def reference(self) -> list[Any]:
+        """What names this case on its test report: the criterion, the case's place among the
+        criterion's cases and its subject. The controller, which loaded the same manifest, finds
+        its own copy of the case with `case_at` instead of receiving a description of it."""
+        return [self.criterion.id, self.index, self.subject]
+
+
+def case_at(cases: Sequence[Case], reference: list[Any]) -> Case | None:
+    """The case a report's `Case.reference` names among its criterion's `cases` (this process's
+    `cases_for`), or None when they do not have it: the manifest or the target tree changed
+    between the controller's reading and a worker's."""
+    index, subject = int(reference[1]), str(reference[2])
+    if 0 <= index < len(cases) and cases[index].subject == subject:
+        return cases[index]
+    return None
 
 
 def _identities(loaded: LoadedManifest) -> list[Item]:
@@ -150,7 +152,7 @@ def _build_cases(criterion_id: str, loaded: LoadedManifest) -> list[Case]:
     defaults = Blocker(impact=criterion.impact, mitigation=criterion.mitigation, action=criterion.action)
     base = settings.blocker.over(defaults) if settings else defaults
     phase = loaded.phase.id
-    cases = []
+    cases: list[Case] = []
     for item in _items(loaded, criterion.subject):
         if not _applies(criterion, item, loaded):
             continue
@@ -159,7 +161,9 @@ def _build_cases(criterion_id: str, loaded: LoadedManifest) -> list[Case]:
             # A missing script delays the phase by the time it takes to write it.
             blocker = blocker.model_copy(update={"delay_hours": item.create_hours})
         owner = _owner(loaded, item, criterion, settings.owner if settings else "")
-        cases.append(Case(criterion, item, item.priority_for(criterion_id, phase), phase, blocker, owner))
+        cases.append(
+            Case(criterion, item, item.priority_for(criterion_id, phase), phase, blocker, owner, len(cases))
+        )
     return cases
 
 

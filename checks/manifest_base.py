@@ -45,6 +45,9 @@ class Blocker(StrictModel):
 
     def over(self, base: Blocker) -> Blocker:
         """This metadata, with blanks filled from `base` (item over criterion over defaults)."""
+        if not self.model_fields_set:
+            # Nothing of its own (most items): every such case shares the base's one object.
+            return base
         merged = {k: (v if v not in ("", None) else getattr(base, k)) for k, v in self.model_dump().items()}
         return Blocker(**merged)
 

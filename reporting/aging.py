@@ -78,6 +78,13 @@ def sla_status(
     return SlaStatus.WITHIN, due, ""
 
 
+#: The agings most cases have (frozen, so shared): a pass with no earlier row, and an open or a
+#: waived case when there is no history to age it by.
+_RESOLVED: Final = Aging(None, 0, "", SlaStatus.RESOLVED, None, "")
+_UNAGED: Final = Aging(None, 1, "", SlaStatus.UNKNOWN, None, "")
+_WAIVED_UNAGED: Final = Aging(None, 1, "", SlaStatus.WAIVED, None, "")
+
+
 def age_case(
     priority: Priority,
     outcome: Outcome,
@@ -92,11 +99,9 @@ def age_case(
     """
     prev_outcome = previous.outcome if previous is not None else ""
     if outcome is Outcome.PASSED:
-        return Aging(None, 0, prev_outcome, SlaStatus.RESOLVED, None, "")
+        return _RESOLVED if not prev_outcome else Aging(None, 0, prev_outcome, SlaStatus.RESOLVED, None, "")
     if not history:
-        return Aging(
-            None, 1, "", SlaStatus.WAIVED if outcome is Outcome.WAIVED else SlaStatus.UNKNOWN, None, ""
-        )
+        return _WAIVED_UNAGED if outcome is Outcome.WAIVED else _UNAGED
     if previous is not None and previous.outcome != Outcome.PASSED.value and previous.first_seen is not None:
         first_seen = previous.first_seen
         consecutive = previous.consecutive_failures + 1

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from operator import attrgetter
 from typing import Any
 
 from checks.cases import cases_for
@@ -12,7 +13,7 @@ from checks.manifest import LoadedManifest
 from checks.priority import PRIORITY_MEANING, SLA, Priority
 from reporting.history.store import RunEntry, scope_key
 from reporting.inventory import ScriptRow, ScriptStatus, build_inventory
-from reporting.operations import Operations, Past, build_operations, case_entries
+from reporting.operations import CadenceRow, Operations, Past, build_operations, case_entries
 from reporting.records import CaseRecord, Outcome
 from reporting.verdict import VerdictResult, decide
 
@@ -63,19 +64,16 @@ class Audit:
     inventory: list[ScriptRow]
     #: History, waivers, SLA aging, the diff and the trend (reporting.operations).
     ops: Operations
+    #: Every case that did not verifiably pass, most urgent first.
+    blockers: list[CaseRecord]
+    #: Cases per priority and outcome.
+    tally: dict[Priority, dict[Outcome, int]]
+    #: The SLA cadence dashboard, one row per priority.
+    cadence: list[CadenceRow]
     extra: dict[str, Any] = field(default_factory=dict)
 
-    @property
-    def blockers(self) -> list[CaseRecord]:
-        """Every case that did not verifiably pass, most urgent first."""
-        open_recs = [r for r in self.records if r.outcome.is_open]
-        return sorted(open_recs, key=lambda r: (r.priority.rank, r.area, r.subject, r.criterion))
-
     def counts(self) -> dict[Priority, dict[Outcome, int]]:
-        table = {p: dict.fromkeys(Outcome, 0) for p in Priority}
-        for r in self.records:
-            table[r.priority][r.outcome] += 1
-        return table
+        return self.tally
 
     def missing_scripts(self) -> list[ScriptRow]:
         return [s for s in self.inventory if s.status is ScriptStatus.MISSING]
@@ -91,7 +89,9 @@ class Audit:
         )
 
     def case_json(self, record: CaseRecord) -> dict[str, Any]:
-        return {**record.to_json(), **self.ops.case_json(record)}
+        data = record.to_json()
+        self.ops.add_case_json(record, data)
+        return data
 
     def history_entry(self) -> RunEntry:
         """This run as one history entry (written once, by the controller)."""
@@ -147,7 +147,7 @@ class Audit:
             "inventory": [row.to_json() for row in self.inventory],
             "blockers": [self.case_json(r) for r in self.blockers],
             "cases": [self.case_json(r) for r in self.records],
-            **self.ops.to_json(self.records),
+            **self.ops.to_json(self.cadence),
             **self.extra,
         }
 
@@ -166,10 +166,18 @@ def build_audit(
     history_location: str = "",
     history_problem: str = "",
 ) -> Audit:
-    """Aggregate one run. Waivers are applied first, so the verdict never counts a waived case."""
-    records = sorted(records, key=lambda r: r.nodeid)
+    """Aggregate one run. Waivers are applied first, so the verdict never counts a waived case.
+
+    Records do not change once the audit exists, so what several documents ask of them (the
+    blockers, the counts, the cadence) is worked out here, once.
+    """
+    records = sorted(records, key=attrgetter("nodeid"))
     scope = Scope(markexpr, keyword, len(records), count_all_cases(loaded))
     ops = build_operations(loaded, records, run.run_id, run.started, past, history_location, history_problem)
+    tally = {p: dict.fromkeys(Outcome, 0) for p in Priority}
+    for r in records:
+        tally[r.priority][r.outcome] += 1
+    open_records = [r for r in records if r.outcome.is_open]
     return Audit(
         loaded=loaded,
         run=run,
@@ -178,4 +186,7 @@ def build_audit(
         verdict=decide(records),
         inventory=build_inventory(loaded, records),
         ops=ops,
+        blockers=sorted(open_records, key=lambda r: (r.priority.rank, r.area, r.subject, r.criterion)),
+        tally=tally,
+        cadence=ops.cadence(records),
     )

@@ -87,11 +87,14 @@ class HtmlColumns:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_results_table_row(self, report: Any, cells: list[str]) -> None:
-        data: dict[str, Any] = getattr(report, "readiness", None) or {}
+        record = self.plugin.records.get(report.nodeid)
         # pytest-html writes the test id unescaped; a parametrized id may carry markup.
         if len(cells) > 1 and report.nodeid:
             test_id = report.nodeid + ("" if report.when == "call" else f"::{report.when}")
             cells[1] = f'<td class="col-testId">{escape(test_id)}</td>'
-        cells.insert(1, f'<td class="col-priority">{escape(str(data.get("priority", "")))}</td>')
-        cells.insert(2, f'<td class="col-category">{escape(str(data.get("category", "")))}</td>')
-        cells.insert(3, f'<td class="col-subject">{escape(str(data.get("subject", "")))}</td>')
+        priority, category, subject = (
+            (record.priority.value, record.category, record.subject) if record is not None else ("", "", "")
+        )
+        cells.insert(1, f'<td class="col-priority">{escape(priority)}</td>')
+        cells.insert(2, f'<td class="col-category">{escape(category)}</td>')
+        cells.insert(3, f'<td class="col-subject">{escape(subject)}</td>')

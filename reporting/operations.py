@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from dataclasses import dataclass, field
+from typing import Any
 
 from checks.manifest import LoadedManifest
 from checks.priority import SLA, Priority
@@ -86,6 +87,7 @@ class Operations:
     aging: dict[str, Aging]
     diff: RunDiff | None
     trend: list[TrendPoint] = field(default_factory=list)
+    _aging_cache: dict[Aging | None, dict[str, object]] = field(default_factory=dict, init=False, repr=False)
 
     @property
     def has_history(self) -> bool:
@@ -100,52 +102,62 @@ class Operations:
             return f"read from {self.history_location}"
         return f"NOT written ({self.history_location}): {self.history_detail}"
 
-    def case_json(self, record: CaseRecord) -> dict[str, object]:
-        """The history-derived fields of one case, merged into its JSON."""
-        aging = self.aging.get(record.key)
-        waiver = self.waivers.applied.get(record.key)
-        age = aging.age(self.now) if aging else None
-        return {
-            "first_seen": aging.first_seen.isoformat() if aging and aging.first_seen else None,
-            "age_hours": round(age.total_seconds() / 3600, 2) if age is not None else None,
-            "age": format_age(age) if aging and aging.first_seen else None,
-            "consecutive_failures": aging.consecutive_failures if aging else None,
-            "sla_status": aging.status.value if aging else None,
-            "due": aging.due.isoformat() if aging and aging.due else None,
-            "escalation": aging.escalation if aging else "",
-            "diff": self.diff.change(record.key) if self.diff else None,
-            "flapping": bool(self.diff and record.key in self.diff.flapping),
-            "waiver": (
-                {"reason": waiver.reason, "owner": waiver.owner, "expires": waiver.expires.isoformat()}
-                if waiver
-                else None
-            ),
-        }
+    def add_case_json(self, record: CaseRecord, data: dict[str, Any]) -> None:
+        """Add the history-derived fields of one case to its JSON (`data`)."""
+        key = record.key
+        waiver = self.waivers.applied.get(key)
+        data.update(self._aging_json(self.aging.get(key)))
+        data["diff"] = self.diff.change(key) if self.diff else None
+        data["flapping"] = bool(self.diff and key in self.diff.flapping)
+        data["waiver"] = (
+            {"reason": waiver.reason, "owner": waiver.owner, "expires": waiver.expires.isoformat()}
+            if waiver
+            else None
+        )
+
+    def _aging_json(self, aging: Aging | None) -> dict[str, object]:
+        """An aging's fields as JSON; worked out once per distinct aging (most cases share one:
+        passed, or open without history)."""
+        cached = self._aging_cache.get(aging)
+        if cached is None:
+            age = aging.age(self.now) if aging else None
+            cached = self._aging_cache[aging] = {
+                "first_seen": aging.first_seen.isoformat() if aging and aging.first_seen else None,
+                "age_hours": round(age.total_seconds() / 3600, 2) if age is not None else None,
+                "age": format_age(age) if aging and aging.first_seen else None,
+                "consecutive_failures": aging.consecutive_failures if aging else None,
+                "sla_status": aging.status.value if aging else None,
+                "due": aging.due.isoformat() if aging and aging.due else None,
+                "escalation": aging.escalation if aging else "",
+            }
+        return cached
 
     def cadence(self, records: list[CaseRecord]) -> list[CadenceRow]:
+        """One row per priority, from one pass over the records (a large audit has thousands)."""
+        waived = self.waivers.applied
+        relevant: dict[Priority, list[CaseRecord]] = {p: [] for p in Priority}
+        for r in records:
+            if r.outcome.is_open or r.key in waived:
+                relevant[r.priority].append(r)
         rows = []
-        for p in Priority:
-            recs = [
-                r for r in records if r.priority is p and (r.outcome.is_open or r.key in self.waivers.applied)
-            ]
+        for p, recs in relevant.items():
             statuses = [self.aging[r.key].status for r in recs if r.key in self.aging]
-            ages = [
-                a for r in recs if r.outcome.is_open and (a := self.aging[r.key].age(self.now)) is not None
-            ]
+            open_recs = [r for r in recs if r.outcome.is_open]
+            ages = [a for r in open_recs if (a := self.aging[r.key].age(self.now)) is not None]
             overdue = statuses.count(SlaStatus.OVERDUE)
             due_soon = statuses.count(SlaStatus.DUE_SOON)
             if overdue:
                 status = f"MISSED: {ESCALATION[p]}"
             elif due_soon:
                 status = "at risk"
-            elif not self.has_history and any(r.outcome.is_open for r in recs):
+            elif not self.has_history and open_recs:
                 status = "unknown (no history)"
             else:
                 status = "on target"
             rows.append(
                 CadenceRow(
                     priority=p,
-                    open=sum(1 for r in recs if r.outcome.is_open),
+                    open=len(open_recs),
                     within=statuses.count(SlaStatus.WITHIN),
                     due_soon=due_soon,
                     overdue=overdue,
@@ -156,7 +168,7 @@ class Operations:
             )
         return rows
 
-    def to_json(self, records: list[CaseRecord]) -> dict[str, object]:
+    def to_json(self, cadence: list[CadenceRow]) -> dict[str, object]:
         return {
             "history": {
                 "store": self.history_location or None,
@@ -165,7 +177,7 @@ class Operations:
             },
             "waivers": self.waivers.to_json(),
             "diff": self.diff.to_json() if self.diff else None,
-            "sla_dashboard": [row.to_json() for row in self.cadence(records)],
+            "sla_dashboard": [row.to_json() for row in cadence],
             "trend": [p.to_json() for p in self.trend],
         }
 

@@ -22,7 +22,8 @@ from typing import Any, Final
 import pytest
 from tabulate import tabulate
 
-from checks.cases import FACTS_KEY, Case
+from checks.cases import FACTS_KEY, Case, case_at, cases_for
+from checks.criteria import CRITERIA
 from checks.findings import CheckError
 from checks.gcp.sweeper import sweep_result
 from checks.plugin import loaded_manifest
@@ -155,6 +156,9 @@ class ReadinessPlugin:
         self.started = started
         self.controller = controller
         self.records: dict[str, CaseRecord] = {}
+        #: Node ids whose reports named a case this run's manifest does not have.
+        self.unknown_cases: set[str] = set()
+        self._cases_of: dict[str, tuple[Case, ...]] = {}
         self.audit: Audit | None = None
         self.written: list[Path] = []
         self.write_error = ""
@@ -183,34 +187,51 @@ class ReadinessPlugin:
         callspec = getattr(item, "callspec", None)
         case = callspec.params.get("case") if callspec is not None else None
         if isinstance(case, Case):
-            data = case.record()
-            data["message"] = _message(call, report)
+            message = _message(call, report)
             exc = call.excinfo.value if call.excinfo is not None else None
             # A check stopped by its time limit (a hung API) proved nothing: unverified, never a
             # finding, although pytest-timeout stops it with pytest.fail.
             timed_out = exc is not None and bool(_time_limit(exc))
-            data["unverified"] = exc is not None and (
-                timed_out
-                or not isinstance(exc, (pytest.fail.Exception, pytest.skip.Exception, AssertionError))
-            )
-            data["facts"] = item.stash.get(FACTS_KEY, {}) if report.when == "call" else {}
-            report.readiness = data  # type: ignore[attr-defined]
+            # Only what this run found travels; what the case is, the controller looks up in
+            # its own copy of the manifest (a description of it cost more than the rest of
+            # the plugin's per-case work: bench/plugin_overhead.py).
+            data: dict[str, Any] = {
+                "case": case.reference(),
+                "message": message,
+                "unverified": exc is not None
+                and (
+                    timed_out
+                    or not isinstance(exc, (pytest.fail.Exception, pytest.skip.Exception, AssertionError))
+                ),
+                "facts": item.stash.get(FACTS_KEY, {}) if report.when == "call" else {},
+            }
+            if self.controller:
+                # One process (no xdist): the report is aggregated where it is made, without a
+                # second hook per report (bench/plugin_overhead.py: a tenth of the plugin's cost).
+                self.aggregate(report, data)
+            else:
+                report.readiness = data  # type: ignore[attr-defined]
             if timed_out:
-                report.longrepr = data["message"]
+                report.longrepr = message
             elif isinstance(exc, CheckError):
                 # The check could not run: say why in one line, not with our plumbing's traceback.
-                report.longrepr = f"unverified: {data['message']}"
+                report.longrepr = f"unverified: {message}"
         return report
 
     # -- controller side ---------------------------------------------------------------------
 
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        data: dict[str, Any] | None = getattr(report, "readiness", None)
-        if data is None or not self.controller:
-            return
+    def aggregate(self, report: pytest.TestReport, data: dict[str, Any]) -> None:
+        """One report of a case (its `data` from pytest_runtest_makereport) into its record."""
         record = self.records.get(report.nodeid)
         if record is None:
-            record = self.records[report.nodeid] = CaseRecord.from_report_data(report.nodeid, data)
+            case = case_at(self._cases(data["case"][0]), data["case"])
+            if case is None:
+                self.records[report.nodeid] = CaseRecord.unknown_case(report.nodeid, data["case"])
+                self.unknown_cases.add(report.nodeid)
+                return
+            record = self.records[report.nodeid] = CaseRecord.from_case(report.nodeid, case)
+        elif report.nodeid in self.unknown_cases:
+            return  # stays unverified (above), whatever its later reports say
         if report.when == "call":
             record.facts = dict(data.get("facts") or {})
             if report.passed:
@@ -229,7 +250,19 @@ class ReadinessPlugin:
             record.outcome = Outcome.SKIPPED
             record.message = data["message"]
 
+    def _cases(self, criterion_id: str) -> tuple[Case, ...]:
+        """The criterion's cases in this process's manifest (none for an unknown criterion)."""
+        cases = self._cases_of.get(criterion_id)
+        if cases is None:
+            known = criterion_id in CRITERIA
+            cases = self._cases_of[criterion_id] = (
+                cases_for(criterion_id, loaded_manifest(self.config)) if known else ()
+            )
+        return cases
+
     def pytest_sessionstart(self, session: pytest.Session) -> None:
+        if self.controller and session.config.pluginmanager.has_plugin("dsession"):
+            session.config.pluginmanager.register(_ReportsFromWorkers(self), "readiness-from-workers")
         if self.controller and self.history_location()[0]:
             # The trend chart is drawn at the end; matplotlib's import and font cache take
             # seconds, which overlap with the checks' waits on the APIs when done meanwhile.
@@ -350,7 +383,10 @@ class ReadinessPlugin:
         documents = render_all(audit)
         documents[f"READINESS_RESULTS_{audit.run.date:%Y%m%d}.json"] = (
             # No indent: it forces json's pure-Python encoder, seconds on a 6,000-table audit.
-            json.dumps(audit.to_json(), sort_keys=True, default=str) + "\n"
+            # Keys in the order the code builds them (the same every run, serial or -n: see
+            # tests/test_xdist_identity.py), not sorted: sorting every case's keys was a fifth of
+            # the encoding (bench/plugin_overhead.py --instructions).
+            json.dumps(audit.to_json(), default=str) + "\n"
         )
         try:
             self.written = write_documents(self.out_dir(), documents)
@@ -409,6 +445,21 @@ class ReadinessPlugin:
             )
         if self.notified is not None:
             tr.write_line(f"  notification: {self.notified.line()}", red=not self.notified.ok)
+
+
+class _ReportsFromWorkers:
+    """On the xdist controller: the workers' reports carry their case's data (registered only
+    there: a one-process run aggregates in pytest_runtest_makereport)."""
+
+    def __init__(self, plugin: ReadinessPlugin) -> None:
+        self.plugin = plugin
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        # tryfirst: pytest-html draws the row (HtmlColumns) from the record made here.
+        data: dict[str, Any] | None = getattr(report, "readiness", None)
+        if data is not None:
+            self.plugin.aggregate(report, data)
 
 
 def _bigquery_endpoint(manifest: Any) -> str:

@@ -2,13 +2,23 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
+from checks.cases import Case
+from checks.manifest_base import Blocker
 from checks.priority import Priority
 
-__all__ = ["CaseRecord", "Outcome"]
+__all__ = ["CaseRecord", "Outcome", "blocker_json"]
+
+
+@functools.cache
+def blocker_json(blocker: Blocker) -> dict[str, Any]:
+    """A blocker's metadata as JSON; one dict per distinct metadata, shared by every record that
+    has it (most cases of a criterion share one): records never modify it."""
+    return blocker.model_dump()
 
 
 class Outcome(StrEnum):
@@ -40,27 +50,56 @@ class CaseRecord:
     needed: bool
     phases: list[str]
     owner: str
+    #: Shared between records (see blocker_json): read, never modify.
     blocker: dict[str, Any]
     outcome: Outcome = Outcome.PASSED
     message: str = ""
     facts: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_report_data(cls, nodeid: str, data: dict[str, Any]) -> CaseRecord:
+    def from_case(cls, nodeid: str, case: Case) -> CaseRecord:
+        criterion, item = case.criterion, case.item
         return cls(
             nodeid=nodeid,
-            criterion=data["criterion"],
-            title=data["title"],
-            area=data["area"],
-            subject=data["subject"],
-            subject_kind=data["subject_kind"],
-            category=data["category"],
-            priority=Priority(data["priority"]),
-            phase=data["phase"],
-            needed=bool(data["needed"]),
-            phases=list(data["phases"]),
-            owner=data.get("owner", ""),
-            blocker=dict(data["blocker"]),
+            criterion=criterion.id,
+            title=criterion.title,
+            area=criterion.area.value,
+            subject=item.subject,
+            subject_kind=criterion.subject.value,
+            category=case.category,
+            priority=case.priority,
+            phase=case.phase,
+            needed=item.needed_by(case.phase),
+            phases=item.phase_ids(),
+            owner=case.owner,
+            blocker=blocker_json(case.blocker),
+        )
+
+    @classmethod
+    def unknown_case(cls, nodeid: str, reference: list[Any]) -> CaseRecord:
+        """A report naming a case the controller's manifest does not have: the manifest or the
+        target tree changed while the suite ran, so what the check verified is not what this
+        audit describes. Unverified, and at P0: such a run cannot earn a GO."""
+        criterion_id, _, subject = reference
+        return cls(
+            nodeid=nodeid,
+            criterion=str(criterion_id),
+            title="case unknown to this run's manifest",
+            area="run",
+            subject=str(subject),
+            subject_kind="",
+            category="",
+            priority=Priority.P0,
+            phase="",
+            needed=True,
+            phases=[],
+            owner="",
+            blocker={},
+            outcome=Outcome.ERROR,
+            message=(
+                "unverified: the manifest or the target tree changed while the suite ran "
+                "(a worker ran a case this run's manifest does not have); run the suite again"
+            ),
         )
 
     @property

@@ -15,7 +15,7 @@ from reporting.documents.markdown import cell, table
 
 # Text a manifest or a check message can put in a cell: words, paths, versions, markup, pipes,
 # line breaks, padding, accents (tabulate measures them as we do: one character, one column).
-_ALPHABET = "abcXYZ019 _-./:<>|=\n\r\téüß"
+_ALPHABET = "abcXYZ019 _-./:<>|=\n\r\téüß\x1f"
 
 
 def _text(rng: random.Random) -> str:
@@ -37,7 +37,12 @@ def test_table_matches_tabulate_github_format(seed: int) -> None:
     width = rng.randint(1, 6)
     headers = [_text(rng) for _ in range(width)]
     rows: list[list[object]] = [
-        [rng.choice([_text(rng), None, rng.randint(-5, 10**6), 3.25, ["a", "b|c"]]) for _ in range(width)]
+        # Rows of text only (escaped row at a time) and mixed rows (cell by cell).
+        [_text(rng) for _ in range(width)]
+        if rng.random() < 0.5
+        else [
+            rng.choice([_text(rng), None, rng.randint(-5, 10**6), 3.25, ["a", "b|c"]]) for _ in range(width)
+        ]
         for _ in range(rng.randint(1, 25))
     ]
     assert table(headers, rows) == _reference(headers, rows)

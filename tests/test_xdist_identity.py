@@ -101,10 +101,59 @@ def test_xdist_run_matches_serial_run(tmp_path: Path, scenario: str) -> None:
     for name, text in serial_docs.items():
         assert parallel_docs[name] == text, name
 
-    assert json.dumps(_results(parallel), sort_keys=True, indent=1) == json.dumps(
-        _results(serial), sort_keys=True, indent=1
-    )
+    # Not sorted: the file's key order must be the same too (json keeps it when loading).
+    assert json.dumps(_results(parallel), indent=1) == json.dumps(_results(serial), indent=1)
     assert parallel.json()["verdict"] == serial.json()["verdict"]
     assert parallel.json()["verdict"]["verdict"] == "NO-GO"
     assert parallel.json()["counts"] == serial.json()["counts"]
     assert _terminal_summary(parallel) == _terminal_summary(serial)
+
+
+_SCRIPT_APPEARS = """
+from pathlib import Path
+
+
+def pytest_runtest_setup(item):
+    # On a worker, once every worker has collected (xdist schedules no check before) and before
+    # the controller has seen any report: the script appears while the audit runs.
+    if hasattr(item.config, "workerinput"):
+        (Path(TARGET) / "jobs" / "b.py").write_text("print('b')\\n")
+"""
+
+
+def test_a_case_the_controller_does_not_know_is_unverified_p0(tmp_path: Path) -> None:
+    """Workers name their cases by place and subject; the controller finds the case in its own
+    manifest. When the target tree changes mid-run (a script appears after the workers collected),
+    a report can name a case the controller's manifest has elsewhere: that case is unverified at
+    P0 with a message saying why, never attributed to another case, and the run is NO-GO."""
+    repo = TargetRepo(tmp_path / "target")
+    repo.write("jobs/a.py", "print('a')\n")
+    repo.write("jobs/c.py", "print('c')\n")
+    manifest = repo.manifest(
+        _script("jobs/a.py", "P2") + _script("jobs/b.py", "P2") + _script("jobs/c.py", "P2")
+    )
+    plugins = tmp_path / "plugins"
+    plugins.mkdir()
+    (plugins / "script_appears.py").write_text(f"TARGET = {str(repo.root)!r}\n" + _SCRIPT_APPEARS)
+
+    run = run_shared(
+        tmp_path / "run",
+        manifest,
+        "-n",
+        "2",
+        "-p",
+        "script_appears",
+        "--readiness-exit",
+        "verdict",
+        env={"PYTHONPATH": str(plugins)},
+    )
+
+    assert (repo.root / "jobs" / "b.py").is_file(), run.output
+    parsed_c = run.case("python_parses", "jobs/c.py")
+    assert parsed_c["outcome"] == "error", parsed_c
+    assert parsed_c["priority"] == "P0"
+    assert "changed while the suite ran" in parsed_c["message"]
+    # The one case both sides agree on is reported as what it is.
+    assert run.case("python_parses", "jobs/a.py")["outcome"] == "passed"
+    assert run.json()["verdict"]["verdict"] == "NO-GO"
+    assert run.ret == 11, run.output

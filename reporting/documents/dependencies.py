@@ -13,8 +13,12 @@ def file_name(audit: Audit) -> str:
     return dated(audit, "DEPENDENCY_ANALYSIS")
 
 
-def _by(audit: Audit, criterion: str) -> dict[str, CaseRecord]:
-    return {r.subject: r for r in audit.records if r.criterion == criterion}
+def _by_criterion(audit: Audit) -> dict[str, dict[str, CaseRecord]]:
+    """Records by criterion, then subject: grouped in one pass for every table of the document."""
+    grouped: dict[str, dict[str, CaseRecord]] = {}
+    for r in audit.records:
+        grouped.setdefault(r.criterion, {})[r.subject] = r
+    return grouped
 
 
 def _state(rec: CaseRecord | None) -> str:
@@ -25,7 +29,8 @@ def _state(rec: CaseRecord | None) -> str:
 
 def render(audit: Audit) -> str:
     m = audit.loaded.manifest
-    installed, pinned = _by(audit, "package_installed"), _by(audit, "package_pinned")
+    by = _by_criterion(audit)
+    installed, pinned = by.get("package_installed", {}), by.get("package_pinned", {})
     package_rows = [
         [
             p.name,
@@ -38,7 +43,7 @@ def render(audit: Audit) -> str:
         ]
         for p in m.packages
     ]
-    tools = _by(audit, "tool_available")
+    tools = by.get("tool_available", {})
     tool_rows = [
         [
             t.name,
@@ -49,7 +54,7 @@ def render(audit: Audit) -> str:
         ]
         for t in m.tools
     ]
-    imports = _by(audit, "imports_resolve")
+    imports = by.get("imports_resolve", {})
     import_rows = [
         [s.path, s.dependencies, _state(imports.get(s.path))]
         for s in audit.inventory
@@ -64,7 +69,7 @@ def render(audit: Audit) -> str:
     return "\n".join(
         [
             header(audit, "Dependency Analysis"),
-            *_google_sections(audit),
+            *_google_sections(audit, by),
             "## Python packages",
             f"Requirements files: {', '.join(m.project.requirements) or 'none declared'}.",
             "",
@@ -89,7 +94,7 @@ def render(audit: Audit) -> str:
     )
 
 
-def _google_sections(audit: Audit) -> list[str]:
+def _google_sections(audit: Audit, by: dict[str, dict[str, CaseRecord]]) -> list[str]:
     """What the phase depends on in Google Cloud: source data, services, jobs and their code.
 
     Without [gcp] these sections stay, marked "not audited", like the infrastructure report's.
@@ -102,7 +107,7 @@ def _google_sections(audit: Audit) -> list[str]:
             "**Not audited**: the manifest has no [gcp] section.",
             "",
         ]
-    sources = _by(audit, "source_fresh")
+    sources = by.get("source_fresh", {})
     source_rows = [
         [
             s.table,
@@ -114,12 +119,12 @@ def _google_sections(audit: Audit) -> list[str]:
         ]
         for s in m.source_tables
     ]
-    apis = _by(audit, "api_enabled")
+    apis = by.get("api_enabled", {})
     api_rows = [
         [a.name, a.priority_for("api_enabled", audit.loaded.phase.id).value, _state(apis.get(a.name))]
         for a in m.apis
     ]
-    ready = _by(audit, "run_job_ready")
+    ready = by.get("run_job_ready", {})
     job_rows = [[j.name, j.script or "", j.image or "", _state(ready.get(j.name))] for j in m.jobs]
     return [
         "## Data dependencies",

@@ -175,12 +175,13 @@ def _subjects(records: list[CaseRecord]) -> list[_Subject]:
 
 def render(audit: Audit) -> str:
     parts = [header(audit, "Infrastructure Readiness Report")]
+    by_section: dict[str, list[CaseRecord]] = {}
+    for r in audit.records:
+        criterion = CRITERIA.get(r.criterion)  # None for a case unknown to the manifest
+        by_section.setdefault(criterion.section if criterion else "", []).append(r)
     for section in SECTIONS:
         parts += [f"## {section}", ""]
-        recs = sorted(
-            (r for r in audit.records if CRITERIA[r.criterion].section == section),
-            key=lambda r: (r.subject, r.title),
-        )
+        recs = sorted(by_section.get(section, []), key=lambda r: (r.subject, r.title))
         if not recs:
             parts += ["**Not audited**: no check of this section ran in this audit.", ""]
             continue

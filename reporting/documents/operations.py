@@ -26,7 +26,7 @@ def history_line(audit: Audit) -> str:
 
 
 def cadence_table(audit: Audit) -> str:
-    rows = audit.ops.cadence(audit.records)
+    rows = audit.cadence
     return table(
         ["Priority", "Target", "Open", "Within", "Due soon", "Overdue", "Waived", "Oldest open", "Status"],
         [

@@ -20,6 +20,8 @@ def file_name(audit: Audit) -> str:
 
 
 def item_risk(open_records: list[CaseRecord]) -> Risk:
+    if not open_records:
+        return Risk.LOW
     if any(r.priority is Priority.P0 for r in open_records):
         return Risk.HIGH
     if any(r.priority is Priority.P1 for r in open_records):

@@ -45,7 +45,7 @@ def render(audit: Audit) -> str:
     phase = audit.loaded.phase
     verdict = audit.verdict
     blockers = audit.blockers
-    infra = [b for b in blockers if CRITERIA[b.criterion].section]
+    infra = [b for b in blockers if (c := CRITERIA.get(b.criterion)) is not None and c.section]
     deps = [b for b in blockers if b.area == "dependencies"]
     missing = audit.missing_scripts()
     hours = sum(s.create_hours for s in missing)
