@@ -187,6 +187,8 @@ class SuiteRun:
     tail: str
     #: Requests to the other services (Cloud Run, IAM tests, quotas, APIs), per method.
     services: dict[str, int] = dataclasses.field(default_factory=dict)
+    #: Each xdist worker's timeline (bench.probe marks), by worker id.
+    workers: dict[str, dict[str, float]] = dataclasses.field(default_factory=dict)
 
     def mark(self, name: str) -> float:
         return float(self.probe.get("marks", {}).get(name, float("nan")))
@@ -214,6 +216,13 @@ class SuiteRun:
     def controller_rss_mb(self) -> float:
         return float(self.probe.get("controller_max_rss_bytes", 0)) / 1e6
 
+    def worker_seconds(self, start: str, end: str) -> list[float]:
+        """Per worker: seconds from the mark `start` to `end` ("_started": the run's start)."""
+        return [
+            marks[end] - (self.started if start == "_started" else marks[start])
+            for marks in self.workers.values()
+        ]
+
     def per_dataset(self) -> dict[str, int]:
         return BigQueryStandin.per_dataset(self.hits)
 
@@ -238,6 +247,8 @@ def run_suite(
     run_dir.mkdir(parents=True, exist_ok=True)
     probe_file = run_dir / "probe.json"
     probe_file.unlink(missing_ok=True)
+    for stale in run_dir.glob(f"{probe_file.name}.*"):
+        stale.unlink()
     argv = [
         sys.executable,
         "-m",
@@ -277,6 +288,10 @@ def run_suite(
     wall = time.time() - started
     probe: dict[str, Any] = json.loads(probe_file.read_text()) if probe_file.exists() else {}
     probe.setdefault("marks", {})["_started"] = started
+    workers = {
+        path.suffix.lstrip("."): dict(json.loads(path.read_text())["marks"])
+        for path in sorted(run_dir.glob(f"{probe_file.name}.*"))
+    }
     output = proc.stdout + proc.stderr
     (run_dir / "output.txt").write_text(output)
     tail = "\n".join(output.strip().splitlines()[-25:])
@@ -290,6 +305,7 @@ def run_suite(
         out_dir,
         tail,
         be.service_requests(),
+        workers,
     )
 
 

@@ -2,7 +2,8 @@
 
 It notes when each phase of the run ends (wall clock, so the stand-in's request timeline can be
 split by phase) and the controller's peak RSS, and writes them as JSON to $BENCH_PROBE_OUT at
-unconfigure. Workers write nothing: the controller is what the memory target is about.
+unconfigure. Workers write their timeline beside it ($BENCH_PROBE_OUT.gw0, ...); memory is the
+controller's alone, which is what the memory target is about.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import pytest
 
 OUT_ENV: Final = "BENCH_PROBE_OUT"
 
-_marks: dict[str, float] = {}
+#: When the interpreter got to loading this plugin: its start-up and the imports before it.
+_marks: dict[str, float] = {"loaded": time.time()}
 _facts: dict[str, Any] = {}
 
 
@@ -78,9 +80,15 @@ def pytest_terminal_summary(terminalreporter: Any) -> Generator[None, object, ob
 @pytest.hookimpl(trylast=True)
 def pytest_unconfigure(config: pytest.Config) -> None:
     target = os.environ.get(OUT_ENV)
-    if not target or not _controller(config):
+    if not target:
         return
     _marks["unconfigure"] = time.time()
+    if not _controller(config):
+        # A worker's timeline (start-up, collection, its share of the checks) beside the
+        # controller's file: where a -n run's time goes.
+        worker = str(getattr(config, "workerinput", {}).get("workerid", "worker"))
+        Path(f"{target}.{worker}").write_text(json.dumps({"marks": _marks}, indent=2))
+        return
     usage = resource.getrusage(resource.RUSAGE_SELF)
     data = {
         "marks": _marks,

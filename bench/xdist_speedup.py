@@ -19,6 +19,11 @@ def run(session: Session) -> list[Figure]:
     fixed = serial.wall - serial.checks_seconds
     bound = serial.wall / (fixed + serial.checks_seconds / 2)
     checks_speedup = serial.checks_seconds / parallel.checks_seconds
+    # Where the -n run's time goes, from the workers' own timelines (bench.probe).
+    ready = max(parallel.worker_seconds("_started", "runtestloop_start"), default=float("nan"))
+    shares = parallel.worker_seconds("runtestloop_start", "runtestloop_end")
+    last_check = max((m["runtestloop_end"] for m in parallel.workers.values()), default=float("nan"))
+    after = parallel.mark("unconfigure") - last_check
     per = {k: v for k, v in parallel.per_dataset().items() if not k.startswith("<")}
     per_serial = {k: v for k, v in serial.per_dataset().items() if not k.startswith("<")}
     return [
@@ -28,6 +33,11 @@ def run(session: Session) -> list[Figure]:
         Figure(NAME, "-n 2 vs serial, checks phase alone", checks_speedup, "x", "", None,
                f"the workers' start-up and collection ({parallel.checks_seconds - serial.checks_seconds / 2:.1f} s "
                "more than half the serial checks) is inside this phase"),
+        Figure(NAME, "-n 2 timeline: workers ready, checks per worker, after the last check", ready, "s", "", None,
+               f"workers checking from {ready:.1f} s after the start (serial: {serial.startup_seconds:.1f} s); "
+               f"their checks {' and '.join(f'{s:.1f} s' for s in shares)} (serial {serial.checks_seconds:.1f} s); "
+               f"{after:.1f} s from the last check to the controller's end (serial "
+               f"{serial.mark('unconfigure') - serial.mark('runtestloop_end'):.1f} s)"),
         Figure(NAME, "best -n 2 could do on this run (serial start-up and reports stay)", bound, "x", "", None,
                f"serial: {fixed:.1f} s outside the checks, {serial.checks_seconds:.1f} s of checks; "
                f"{sum(serial.services.values())} requests to Cloud Run/IAM/quotas/APIs, {len(serial.hits)} to BigQuery"),
