@@ -1,5 +1,6 @@
-"""Loads the readiness plugins: manifest and case generation (checks), Google access, the scratch
-sweeper (--sweep-scratch), results and documents (reporting), the offline sandbox."""
+"""Loads the readiness plugins: manifest and case generation (checks), the heap's handling, Google
+access, the scratch sweeper (--sweep-scratch), results and documents (reporting), the offline
+sandbox."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ from checks.options import ENTRY_POINT, add_options
 
 pytest_plugins = [
     "checks.plugin",
+    "checks.heap",
     "checks.gcp.fixtures",
     "checks.gcp.handover",
     "checks.gcp.sweeper",

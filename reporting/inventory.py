@@ -55,6 +55,8 @@ class ScriptRow:
 
 
 def build_inventory(loaded: LoadedManifest, records: Iterable[CaseRecord]) -> list[ScriptRow]:
+    if not loaded.manifest.scripts:
+        return []  # nothing to list, and no git process to start
     by_subject: dict[str, list[CaseRecord]] = {}
     for r in records:
         if r.subject_kind == "script":

@@ -8,17 +8,14 @@ report (`pytest_runtest_makereport`); the controller sees those reports in
 
 from __future__ import annotations
 
-import atexit
 import datetime as dt
-import gc
 import json
 import os
 import re
 import secrets
 import time
-from collections.abc import Generator
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 from tabulate import tabulate
@@ -28,7 +25,7 @@ from checks.criteria import CRITERIA
 from checks.findings import CheckError
 from checks.gcp.sweeper import sweep_result
 from checks.plugin import loaded_manifest
-from reporting import notify, trend
+from reporting import trend
 from reporting.audit import Audit, RunInfo, build_audit
 from reporting.documents import render_all
 from reporting.history import HistoryError, HistoryStore, open_store, scope_key
@@ -36,6 +33,9 @@ from reporting.operations import Past, read_past
 from reporting.records import CaseRecord, Outcome
 from reporting.verdict import EXIT_CODES
 from reporting.writer import DocumentWriteError, write_documents
+
+if TYPE_CHECKING:
+    from reporting import notify
 
 __all__ = ["PLUGIN_KEY", "ReadinessPlugin"]
 
@@ -59,9 +59,6 @@ def _now(config: pytest.Config) -> dt.datetime:
 
 
 def pytest_configure(config: pytest.Config) -> None:
-    # Registered last, so run first at exit; once per process (a test may run pytest in-process).
-    atexit.unregister(_freeze_at_exit)
-    atexit.register(_freeze_at_exit)
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     if workerinput is not None:
         run_id = str(workerinput["readiness_run_id"])
@@ -78,41 +75,6 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(html_report.HtmlColumns(plugin), "readiness-html")
         if plugin.controller:
             config.pluginmanager.register(trend.HtmlTrend(plugin), "readiness-html-trend")
-
-
-# The cyclic garbage collector and a large run: every full collection walks the whole heap,
-# which holds every collected item and every report until the session ends, and the audit's
-# per-case records make collections more frequent. On 5,000 trivial cases the walking, not our
-# code, was most of the results plugin's cost (bench/plugin_overhead.py: build_audit 0.15 s,
-# 0.015 s with the heap frozen). So what exists after collection, and again before the session
-# finishes, is frozen (kept out of collections, never freed meanwhile: it lives on anyway), and
-# unfrozen when the session has finished.
-
-
-#
-# The same at exit: the interpreter's last collections walk whatever is left, most of the run's
-# heap (0.8 s of a 6,000-table nightly, on each xdist worker too). Frozen from the first exit
-# handler on, it is left to the operating system, as it would be anyway; files and the history
-# store are closed before then, and nothing of ours relies on a finaliser at exit.
-
-
-def _freeze_at_exit() -> None:
-    gc.freeze()
-
-
-@pytest.hookimpl(trylast=True)
-def pytest_collection_finish() -> None:
-    gc.freeze()
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_sessionfinish() -> Generator[None]:
-    """Around every session-finish step (the audit's, the HTML report's): see above."""
-    gc.freeze()
-    try:
-        yield
-    finally:
-        gc.unfreeze()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -174,6 +136,7 @@ class ReadinessPlugin:
         #: Node ids whose reports named a case this run's manifest does not have.
         self.unknown_cases: set[str] = set()
         self._cases_of: dict[str, tuple[Case, ...]] = {}
+        self._blocker_dumps: dict[int, dict[str, Any]] = {}
         self.audit: Audit | None = None
         self.written: list[Path] = []
         self.write_error = ""
@@ -197,13 +160,14 @@ class ReadinessPlugin:
         # The controller needs the call's report, and setup's or teardown's only when they did
         # not pass; every report carried under xdist costs a serialisation (bench/: the plugin
         # cost 36% on 5,000 trivial cases when all three carried the case and its facts).
-        if report.when != "call" and report.passed:
+        when = report.when
+        if when != "call" and report.passed:
             return report
         callspec = getattr(item, "callspec", None)
         case = callspec.params.get("case") if callspec is not None else None
         if isinstance(case, Case):
-            message = _message(call, report)
             exc = call.excinfo.value if call.excinfo is not None else None
+            message = _message(call, report) if exc is not None or report.outcome != "passed" else ""
             # A check stopped by its time limit (a hung API) proved nothing: unverified, never a
             # finding, although pytest-timeout stops it with pytest.fail.
             timed_out = exc is not None and bool(_time_limit(exc))
@@ -218,7 +182,7 @@ class ReadinessPlugin:
                     timed_out
                     or not isinstance(exc, (pytest.fail.Exception, pytest.skip.Exception, AssertionError))
                 ),
-                "facts": item.stash.get(FACTS_KEY, {}) if report.when == "call" else {},
+                "facts": item.stash.get(FACTS_KEY, {}) if when == "call" else {},
             }
             if self.controller:
                 # One process (no xdist): the report is aggregated where it is made, without a
@@ -245,11 +209,12 @@ class ReadinessPlugin:
                 self.records[nodeid] = CaseRecord.unknown_case(nodeid, data["case"])
                 self.unknown_cases.add(nodeid)
                 return
-            record = self.records[nodeid] = CaseRecord.from_case(nodeid, case)
+            record = self.records[nodeid] = CaseRecord.from_case(nodeid, case, self._blocker_json(case))
         elif nodeid in self.unknown_cases:
             return  # stays unverified (above), whatever its later reports say
         if report.when == "call":
-            record.facts = dict(data.get("facts") or {})
+            facts = data["facts"]
+            record.facts = dict(facts) if facts else {}
             if report.passed:
                 record.outcome = Outcome.PASSED
             elif report.skipped:
@@ -276,6 +241,16 @@ class ReadinessPlugin:
             )
         return cases
 
+    def _blocker_json(self, case: Case) -> dict[str, Any]:
+        """The case's blocker metadata as JSON, dumped once per metadata object: most cases of a
+        criterion share one (Blocker.over). Keyed by identity, which holds for the run: every
+        case, and so its metadata, lives in the manifest's case cache until the run ends."""
+        key = id(case.blocker)
+        dumped = self._blocker_dumps.get(key)
+        if dumped is None:
+            dumped = self._blocker_dumps[key] = case.blocker.model_dump()
+        return dumped
+
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.controller and session.config.pluginmanager.has_plugin("dsession"):
             session.config.pluginmanager.register(_ReportsFromWorkers(self), "readiness-from-workers")
@@ -298,6 +273,8 @@ class ReadinessPlugin:
         self.record_history(audit)
         if self.config.getoption("notify"):
             # A failed post is reported, never raised: it must not change the verdict or the exit.
+            from reporting import notify  # only with --notify
+
             self.notified = notify.send(audit, loaded_manifest(self.config).manifest.notify.webhook_env)
             audit.extra["notify"] = self.notified.to_json()
         self.write(audit)
@@ -401,8 +378,9 @@ class ReadinessPlugin:
             # No indent: it forces json's pure-Python encoder, seconds on a 6,000-table audit.
             # Keys in the order the code builds them (the same every run, serial or -n: see
             # tests/test_xdist_identity.py), not sorted: sorting every case's keys was a fifth of
-            # the encoding (bench/plugin_overhead.py --instructions).
-            json.dumps(audit.to_json(), default=str) + "\n"
+            # the encoding (bench/plugin_overhead.py --instructions). No circularity check: what
+            # to_json builds has no cycles (facts travel through xdist, which has none either).
+            json.dumps(audit.to_json(), default=str, check_circular=False) + "\n"
         )
         try:
             self.written = write_documents(self.out_dir(), documents)

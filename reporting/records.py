@@ -2,23 +2,14 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
 from checks.cases import Case
-from checks.manifest_base import Blocker
 from checks.priority import Priority
 
-__all__ = ["CaseRecord", "Outcome", "blocker_json"]
-
-
-@functools.cache
-def blocker_json(blocker: Blocker) -> dict[str, Any]:
-    """A blocker's metadata as JSON; one dict per distinct metadata, shared by every record that
-    has it (most cases of a criterion share one): records never modify it."""
-    return blocker.model_dump()
+__all__ = ["CaseRecord", "Outcome"]
 
 
 class Outcome(StrEnum):
@@ -50,14 +41,15 @@ class CaseRecord:
     needed: bool
     phases: list[str]
     owner: str
-    #: Shared between records (see blocker_json): read, never modify.
+    #: Shared between the records of cases with the same metadata object: read, never modify.
     blocker: dict[str, Any]
     outcome: Outcome = Outcome.PASSED
     message: str = ""
     facts: dict[str, Any] = field(default_factory=dict)
 
     @classmethod
-    def from_case(cls, nodeid: str, case: Case) -> CaseRecord:
+    def from_case(cls, nodeid: str, case: Case, blocker: dict[str, Any]) -> CaseRecord:
+        """`blocker`: the case's blocker metadata as JSON (its dump, shared where the object is)."""
         criterion, item = case.criterion, case.item
         return cls(
             nodeid=nodeid,
@@ -72,7 +64,7 @@ class CaseRecord:
             needed=item.needed_by(case.phase),
             phases=item.phase_ids(),
             owner=case.owner,
-            blocker=blocker_json(case.blocker),
+            blocker=blocker,
         )
 
     @classmethod
