@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import weakref
-from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Final
 
@@ -63,11 +62,14 @@ class Case:
         return [self.criterion.id, self.index, self.subject]
 
 
-def case_at(cases: Sequence[Case], reference: list[Any]) -> Case | None:
-    """The case a report's `Case.reference` names among its criterion's `cases` (this process's
-    `cases_for`), or None when they do not have it: the manifest or the target tree changed
-    between the controller's reading and a worker's."""
-    index, subject = int(reference[1]), str(reference[2])
+def case_at(loaded: LoadedManifest, reference: list[Any]) -> Case | None:
+    """The case a report's `Case.reference` names in this process's manifest, or None when it
+    has no such case: the manifest or the target tree changed between the controller's reading
+    and a worker's."""
+    criterion_id, index, subject = str(reference[0]), int(reference[1]), str(reference[2])
+    if criterion_id not in CRITERIA:
+        return None
+    cases = cases_for(criterion_id, loaded)
     if 0 <= index < len(cases) and cases[index].subject == subject:
         return cases[index]
     return None

@@ -67,13 +67,10 @@ class Audit:
     #: Every case that did not verifiably pass, most urgent first.
     blockers: list[CaseRecord]
     #: Cases per priority and outcome.
-    tally: dict[Priority, dict[Outcome, int]]
+    counts: dict[Priority, dict[Outcome, int]]
     #: The SLA cadence dashboard, one row per priority.
     cadence: list[CadenceRow]
     extra: dict[str, Any] = field(default_factory=dict)
-
-    def counts(self) -> dict[Priority, dict[Outcome, int]]:
-        return self.tally
 
     def missing_scripts(self) -> list[ScriptRow]:
         return [s for s in self.inventory if s.status is ScriptStatus.MISSING]
@@ -139,7 +136,7 @@ class Audit:
                 "risk": self.verdict.risk.value,
                 "reasons": list(self.verdict.reasons),
             },
-            "counts": {p.value: {o.value: n for o, n in row.items()} for p, row in self.counts().items()},
+            "counts": {p.value: {o.value: n for o, n in row.items()} for p, row in self.counts.items()},
             "priorities": {
                 p.value: {"meaning": PRIORITY_MEANING[p], "sla_hours": SLA[p].total_seconds() / 3600}
                 for p in Priority
@@ -174,9 +171,9 @@ def build_audit(
     records = sorted(records, key=attrgetter("nodeid"))
     scope = Scope(markexpr, keyword, len(records), count_all_cases(loaded))
     ops = build_operations(loaded, records, run.run_id, run.started, past, history_location, history_problem)
-    tally = {p: dict.fromkeys(Outcome, 0) for p in Priority}
+    counts = {p: dict.fromkeys(Outcome, 0) for p in Priority}
     for r in records:
-        tally[r.priority][r.outcome] += 1
+        counts[r.priority][r.outcome] += 1
     open_records = [r for r in records if r.outcome.is_open]
     return Audit(
         loaded=loaded,
@@ -187,6 +184,6 @@ def build_audit(
         inventory=build_inventory(loaded, records),
         ops=ops,
         blockers=sorted(open_records, key=lambda r: (r.priority.rank, r.area, r.subject, r.criterion)),
-        tally=tally,
+        counts=counts,
         cadence=ops.cadence(records),
     )

@@ -62,7 +62,7 @@ class HtmlColumns:
             return
         audit = self.plugin.build()
         verdict = audit.verdict
-        counts = audit.counts()
+        counts = audit.counts
         rows = "".join(
             f"<tr><td>{p.value}</td><td class='open-{p.value}'>{sum(n for o, n in counts[p].items() if o.is_open)}</td>"
             f"<td>{sum(counts[p].values())}</td></tr>"

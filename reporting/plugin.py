@@ -20,8 +20,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 from tabulate import tabulate
 
-from checks.cases import FACTS_KEY, Case, case_at, cases_for
-from checks.criteria import CRITERIA
+from checks.cases import FACTS_KEY, Case, case_at
 from checks.findings import CheckError
 from checks.gcp.sweeper import sweep_result
 from checks.plugin import loaded_manifest
@@ -117,7 +116,7 @@ def _counts_table(audit: Audit) -> str:
     """Cases per priority and outcome, the priorities that had cases, for the terminal."""
     rows = [
         [priority.value, sum(n for o, n in row.items() if o.is_open), total, *row.values()]
-        for priority, row in audit.counts().items()
+        for priority, row in audit.counts.items()
         if (total := sum(row.values()))
     ]
     return tabulate(
@@ -135,7 +134,6 @@ class ReadinessPlugin:
         self.records: dict[str, CaseRecord] = {}
         #: Node ids whose reports named a case this run's manifest does not have.
         self.unknown_cases: set[str] = set()
-        self._cases_of: dict[str, tuple[Case, ...]] = {}
         self._blocker_dumps: dict[int, dict[str, Any]] = {}
         self.audit: Audit | None = None
         self.written: list[Path] = []
@@ -204,7 +202,7 @@ class ReadinessPlugin:
         nodeid = report.nodeid
         record = self.records.get(nodeid)
         if record is None:
-            case = case_at(self._cases(data["case"][0]), data["case"])
+            case = case_at(loaded_manifest(self.config), data["case"])
             if case is None:
                 self.records[nodeid] = CaseRecord.unknown_case(nodeid, data["case"])
                 self.unknown_cases.add(nodeid)
@@ -230,16 +228,6 @@ class ReadinessPlugin:
         elif report.skipped and report.when == "setup":
             record.outcome = Outcome.SKIPPED
             record.message = data["message"]
-
-    def _cases(self, criterion_id: str) -> tuple[Case, ...]:
-        """The criterion's cases in this process's manifest (none for an unknown criterion)."""
-        cases = self._cases_of.get(criterion_id)
-        if cases is None:
-            known = criterion_id in CRITERIA
-            cases = self._cases_of[criterion_id] = (
-                cases_for(criterion_id, loaded_manifest(self.config)) if known else ()
-            )
-        return cases
 
     def _blocker_json(self, case: Case) -> dict[str, Any]:
         """The case's blocker metadata as JSON, dumped once per metadata object: most cases of a

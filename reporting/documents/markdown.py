@@ -44,10 +44,10 @@ def _row_cells(row: Sequence[Any]) -> list[str]:
     row of text is escaped as one string; a row with other values, or with the separator in a
     value, takes the cell-by-cell way."""
     try:
-        text = _SEPARATOR.join(row)
+        text: str | None = _SEPARATOR.join(row)
     except TypeError:
-        return [cell(v).strip() for v in row]
-    if text.count(_SEPARATOR) != len(row) - 1:
+        text = None
+    if text is None or text.count(_SEPARATOR) != len(row) - 1:
         return [cell(v).strip() for v in row]
     return list(map(str.strip, _escape(text).split(_SEPARATOR)))
 

@@ -62,7 +62,7 @@ def render(audit: Audit) -> str:
     else:
         can_start = f"**No.** {len(delaying)} P0/P1 blocker(s) stand; {'; '.join(verdict.reasons)}."
 
-    counts = audit.counts()
+    counts = audit.counts
     count_rows = [[p.value, *(counts[p][o] for o in counts[p])] for p in Priority]
     outcomes = [o.value for o in next(iter(counts.values()))]
     missing_lines = [
