@@ -201,7 +201,9 @@ def test_503_from_cloud_run_is_an_error_naming_the_api_and_the_p0_verdict_is_no_
         state, message = outcome(shared.run, criterion, "flaky")
         assert state == "error"
         assert message.startswith("Cloud Run: HTTP 503 ServiceUnavailable"), message
-    assert shared.flaky.fired > 3  # each read retried inside the 1 s deadline
+    # The job is read once for its three criteria (next test); that read was retried inside its
+    # 1 s deadline. How many attempts fit depends on the backoff and the machine's load.
+    assert shared.flaky.fired > 1
     assert verdict(shared.run) == "NO-GO"
     assert shared.run.json()["verdict"]["reasons"] == ["3 P0 case(s) not passed (3 error)"]
 
