@@ -26,7 +26,7 @@ from checks.gcp.sweeper import sweep_result
 from checks.plugin import loaded_manifest
 from reporting import trend
 from reporting.audit import Audit, RunInfo, build_audit
-from reporting.documents import render_all
+from reporting.documents import render_all, results_file_name
 from reporting.history import HistoryError, HistoryStore, open_store, scope_key
 from reporting.operations import Past, read_past
 from reporting.records import CaseRecord, Outcome
@@ -72,8 +72,6 @@ def pytest_configure(config: pytest.Config) -> None:
         from reporting import html_report
 
         config.pluginmanager.register(html_report.HtmlColumns(plugin), "readiness-html")
-        if plugin.controller:
-            config.pluginmanager.register(trend.HtmlTrend(plugin), "readiness-html-trend")
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
@@ -362,7 +360,7 @@ class ReadinessPlugin:
 
     def write(self, audit: Audit) -> None:
         documents = render_all(audit)
-        documents[f"READINESS_RESULTS_{audit.run.date:%Y%m%d}.json"] = (
+        documents[results_file_name(audit)] = (
             # No indent: it forces json's pure-Python encoder, seconds on a 6,000-table audit.
             # Keys in the order the code builds them (the same every run, serial or -n: see
             # tests/test_xdist_identity.py), not sorted: sorting every case's keys was a fifth of

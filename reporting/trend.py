@@ -1,28 +1,21 @@
 """The trend chart: open blockers per priority and pass rate over the last N runs of a scope.
 
 Drawn by matplotlib with the Agg backend (no display on CI machines), saved as a PNG next to
-the Markdown documents and embedded (base64) in the pytest-html summary.
+the Markdown documents and embedded (base64) in the HTML page (reporting.standup).
 """
 
 from __future__ import annotations
 
-import base64
 import datetime as dt
 import io
 import threading
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
-
-import pytest
 
 from checks.priority import Priority
 from reporting.history.store import RunEntry
 from reporting.records import Outcome
 
-if TYPE_CHECKING:
-    from reporting.plugin import ReadinessPlugin
-
-__all__ = ["HtmlTrend", "TrendPoint", "file_name", "point_from_entry", "render_png", "warm_up_in_background"]
+__all__ = ["TrendPoint", "file_name", "point_from_entry", "render_png", "warm_up_in_background"]
 
 _COLOURS = {Priority.P0: "#cf222e", Priority.P1: "#bc4c00", Priority.P2: "#9a6700", Priority.P3: "#57606a"}
 
@@ -123,25 +116,3 @@ def render_png(points: list[TrendPoint], title: str) -> bytes:
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", metadata={"Software": None})
     return buffer.getvalue()
-
-
-class HtmlTrend:
-    """Puts the trend chart in the pytest-html summary, below the verdict."""
-
-    def __init__(self, plugin: ReadinessPlugin) -> None:
-        self.plugin = plugin
-
-    @pytest.hookimpl(optionalhook=True, trylast=True)
-    def pytest_html_results_summary(
-        self, prefix: list[str], summary: list[str], postfix: list[str], session: Any
-    ) -> None:
-        if not self.plugin.controller:
-            return
-        png = self.plugin.trend_png()
-        if png is None:
-            return
-        data = base64.b64encode(png).decode("ascii")
-        prefix.append(
-            "<div id='readiness-trend'><h3>Trend: open blockers and pass rate over the last runs</h3>"
-            f"<img alt='readiness trend' src='data:image/png;base64,{data}'/></div>"
-        )
