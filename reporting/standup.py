@@ -22,12 +22,14 @@ from reporting.audit import Audit
 from reporting.records import CaseRecord, Outcome
 from reporting.verdict import Verdict
 
-__all__ = ["RootBlocker", "page_title", "render_summary", "root_blockers", "sla_text"]
+__all__ = ["RootBlocker", "blocker_line", "page_title", "render_summary", "root_blockers", "sla_text"]
 
 #: Root-cause blockers listed by name; the rest are counted, so the summary prints in three pages.
 MAX_LISTED: Final = 12
 #: Keys listed per line of "since the last run".
 MAX_KEYS: Final = 5
+#: A finding's length in the blocker list (the full message is in the results table).
+MAX_FINDING: Final = 240
 
 COLOURS: Final = {Verdict.GO: "#1a7f37", Verdict.CONDITIONAL_GO: "#9a6700", Verdict.NO_GO: "#cf222e"}
 
@@ -77,10 +79,12 @@ def _when(value: dt.datetime | None) -> str:
 
 
 def _finding(record: CaseRecord) -> str:
-    return record.message or record.title
+    text = record.message or record.title
+    return text if len(text) <= MAX_FINDING else text[: MAX_FINDING - 1] + "…"
 
 
-def _blocker_line(audit: Audit, blocker: RootBlocker) -> str:
+def blocker_line(audit: Audit, blocker: RootBlocker) -> str:
+    """One line of the list: subject, finding, owner, age against the SLA, due, escalation, folded."""
     r = blocker.record
     aging = audit.ops.aging.get(r.key)
     age = aging.age(audit.ops.now) if aging is not None else None
@@ -107,7 +111,7 @@ def _blockers(audit: Audit, analysis: str) -> str:
         return (
             "<h3>P0 and P1 blockers</h3><p id='readiness-root-blockers'>None: no P0 or P1 case is open.</p>"
         )
-    lines = [_blocker_line(audit, b) for b in urgent[:MAX_LISTED]]
+    lines = [blocker_line(audit, b) for b in urgent[:MAX_LISTED]]
     more = ""
     if len(urgent) > MAX_LISTED:
         more = f"<p>+{len(urgent) - MAX_LISTED} more P0/P1 blockers: {analysis}</p>"
