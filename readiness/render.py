@@ -96,13 +96,20 @@ def package_block(package: PackageFound) -> list[str]:
     ]
 
 
+#: Tools that do not answer `--version` (bq fails on it: "Unknown command line flag").
+_VERSION_ARGS: Final = {"bq": ["version"], "kubectl": ["version", "--client"]}
+
+
 def tool_block(name: str, users: list[str], needed: bool) -> list[str]:
-    return [
+    out = [
         f"# Called by {_where(users)}; set min_version if an old one breaks them.",
         "[[tools]]",
         f"name = {_s(name)}",
         f'priority = "{"P1" if needed else "P3"}"',
     ]
+    if name in _VERSION_ARGS:
+        out.append(f"version_args = {_list(_VERSION_ARGS[name])}")
+    return out
 
 
 def manifest_text(repo: RepoScan, manifest_path: Path, today: dt.date) -> str:

@@ -6,6 +6,7 @@ Text and `ast` only: nothing of the repository is imported or executed.
 from __future__ import annotations
 
 import ast
+import functools
 import os
 import posixpath
 import re
@@ -346,7 +347,7 @@ def _describe(root: Path, entry: Entry, text: str | None) -> None:
             entry.note = f"does not parse (line {exc.lineno}): flags and imports not read"
             return
         entry.defined_flags = source.flags
-        tops = third_party(source.imports, local_modules(root, entry.path))
+        tops = third_party(source.imports, _local_modules(root, posixpath.dirname(entry.path)))
         entry.modules = [m for m in source.imports if m.split(".", 1)[0] in tops]
         entry.needs = list(entry.modules)
     elif entry.kind == "shell":
@@ -371,12 +372,16 @@ def _guess_context(root: Path, entry: Entry, srcs: list[str]) -> None:
     """The repository root when the COPY sources resolve from there and not from the file's folder."""
     here = posixpath.dirname(entry.path) or "."
     plain = [s for s in srcs if not any(c in s for c in "*?[$")]
-    from_root = all((root / s).exists() for s in plain)
-    if plain and here != "." and from_root and not all((root / here / s).exists() for s in plain):
-        entry.context, entry.context_why = (
-            ".",
-            "guessed: its COPY sources resolve from the repository root",
-        )
+    from_root = sum((root / s).exists() for s in plain)
+    if here != "." and from_root > sum((root / here / s).exists() for s in plain):
+        # A missing source (a defect) must not turn the guess: more sources resolve from the root.
+        entry.context, entry.context_why = ".", "guessed: its COPY sources resolve from the repository root"
+
+
+@functools.lru_cache(maxsize=256)
+def _local_modules(root: Path, folder: str) -> frozenset[str]:
+    """The repository's own modules seen from a folder (listing each folder once, not per script)."""
+    return frozenset(local_modules(root, posixpath.join(folder, "x.py")))
 
 
 def _purpose(kind: str, text: str) -> str:
