@@ -1,0 +1,215 @@
+"""`readiness init`: a manifest from the repository alone that finds what a hand-written one finds."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bench.generate import SIZES, generate
+from checks.manifest import load_manifest
+from conftest import REPO, TargetRepo
+from readiness.init_manifest import main
+
+EXAMPLE = REPO / "examples" / "bqx_demo"
+#: The checks a script-level defect comes from (the Google side needs a project, not init).
+SCRIPT_CHECKS = ("checks/check_scripts.py", "checks/check_containers.py")
+
+
+def _init(root: Path, out: Path, *args: str) -> int:
+    return main(["--target-root", str(root), "--out", str(out), *args])
+
+
+def _script_failures(workdir: Path, manifest: Path, root: Path) -> set[tuple[str, str]]:
+    """(criterion, subject) of every script case that failed or errored in a scripts-only audit."""
+    out = workdir / f"out-{manifest.stem}"
+    subprocess.run(
+        [
+            sys.executable, "-m", "pytest", "-q", "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
+            *(str(REPO / c) for c in SCRIPT_CHECKS), "--manifest", str(manifest), "--target-root", str(root),
+            "--readiness-out", str(out), "--readiness-now", "2026-11-22T06:00:00",
+        ],
+        cwd=workdir, capture_output=True, text=True, timeout=600, check=False,
+    )  # fmt: skip
+    files = sorted(out.glob("READINESS_RESULTS_*.json"))
+    assert files, f"no results in {out}"
+    data: dict[str, Any] = json.loads(files[0].read_text())
+    return {
+        (c["criterion"], c["subject"])
+        for c in data["cases"]
+        if c["subject_kind"] == "script" and c["outcome"] in ("failed", "error")
+    }
+
+
+@pytest.fixture(scope="module")
+def example(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    base = tmp_path_factory.mktemp("init-example")
+    repo = base / "repo"
+    shutil.copytree(EXAMPLE, repo)
+    assert _init(repo, base / "init.toml") == 0
+    return repo, base / "init.toml"
+
+
+def test_init_manifest_loads_with_the_suites_loader(example: tuple[Path, Path]) -> None:
+    repo, manifest = example
+    loaded = load_manifest(manifest)
+    assert loaded.root == repo.resolve()
+    paths = {s.path for s in loaded.manifest.scripts}
+    # Every script, Dockerfile and Cloud Build config of the example, plus the one the runbook
+    # runs that nobody wrote.
+    assert {s.path for s in load_manifest(repo / "readiness.toml").manifest.scripts} <= paths
+    assert "sandbox_seed.py" not in paths
+
+
+def test_init_takes_flags_purpose_and_priority_from_the_repository(example: tuple[Path, Path]) -> None:
+    _, manifest = example
+    scripts = {s.path: s for s in load_manifest(manifest).manifest.scripts}
+    consolidate = scripts["scripts/phase4c/consolidate_lag_tables.py"]
+    # The README runbook passes --workers, which the parser lacks: that is the finding.
+    assert consolidate.flags == ["--dataset", "--dry-run", "--workers"]
+    assert consolidate.priority.value == "P1"
+    assert consolidate.purpose.startswith("Phase 4C: consolidate per-window LAG tables")
+    assert scripts["scripts/analysis/analyze_feature_coverage.py"].priority.value == "P3"
+    assert scripts["scripts/extraction/extract_to_gcs.sh"].category.value == "extraction/merge"
+    assert scripts["docker/Dockerfile.merge"].context == "."  # from cloudbuild.yaml's build step
+    text = manifest.read_text()
+    assert "# Run by README.md:" in text
+    assert "scripts/merge/merge_features.py: run by docker/Dockerfile.merge" in text
+
+
+def test_init_on_the_example_finds_every_hand_written_script_defect(
+    example: tuple[Path, Path], tmp_path: Path
+) -> None:
+    repo, manifest = example
+    by_hand = _script_failures(tmp_path, repo / "readiness.toml", repo)
+    by_init = _script_failures(tmp_path, manifest, repo)
+    assert ("script_exists", "scripts/phase4c/rename_var_tables.py") in by_hand
+    assert by_init == by_hand
+
+
+def test_init_on_the_200_script_bench_repository_finds_every_hand_written_defect(tmp_path: Path) -> None:
+    generated = generate(tmp_path / "gen", SIZES["large"])
+    assert _init(generated.repo, tmp_path / "init.toml") == 0
+    assert len(load_manifest(tmp_path / "init.toml").manifest.scripts) == 200
+    by_hand = _script_failures(tmp_path, generated.manifest, generated.repo)
+    by_init = _script_failures(tmp_path, tmp_path / "init.toml", generated.repo)
+    assert len(by_hand) > 20  # the generator's defects
+    assert by_init == by_hand
+
+
+def test_a_second_init_never_changes_what_the_user_wrote(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    repo = tmp_path / "repo"
+    shutil.copytree(EXAMPLE, repo)
+    manifest = tmp_path / "readiness.toml"
+    assert _init(repo, manifest) == 0
+    edited = manifest.read_text().replace('name = "First audit"', 'name = "M008 renames"')
+    edited = edited.replace('purpose = "TODO: describe"', 'purpose = "Rename VAR tables"')
+    manifest.write_text(edited + "\n# my own note\n")
+    before = manifest.read_bytes()
+    TargetRepo(repo).write(
+        "scripts/phase4c/drop_old_views.py", '"""Drop views."""\nif __name__ == "__main__":\n    pass\n'
+    )
+    (repo / "Makefile").write_text(
+        "views:\n\tpython scripts/phase4c/create_legacy_views.py --dataset d --expire-now\n"
+    )
+    capsys.readouterr()
+
+    assert _init(repo, manifest) == 0
+    assert manifest.read_bytes() == before
+    printed = capsys.readouterr().out
+    assert '# path = "scripts/phase4c/drop_old_views.py"' in printed
+    assert (
+        "scripts/phase4c/create_legacy_views.py: the repository passes --expire-now (Makefile:2)" in printed
+    )
+    assert 'path = "scripts/generation' not in printed  # already declared: not suggested again
+
+    assert _init(repo, manifest, "--diff") == 0
+    assert manifest.read_bytes() == before
+    diff = capsys.readouterr().out
+    assert diff.startswith("---")
+    assert '+path = "scripts/phase4c/drop_old_views.py"' in diff
+    # The diff applied gives a manifest that still loads, with the user's words kept.
+    added = [line[1:] for line in diff.splitlines() if line.startswith("+") and not line.startswith("+++")]
+    applied = manifest.read_text() + "\n".join(added) + "\n"
+    data = tomllib.loads(applied)
+    assert data["phases"][0]["name"] == "M008 renames"
+    assert "scripts/phase4c/drop_old_views.py" in [s["path"] for s in data["scripts"]]
+
+
+def test_init_reads_makefiles_cloud_build_dockerfiles_and_console_scripts(tmp_path: Path) -> None:
+    t = TargetRepo(tmp_path / "repo")
+    t.write("pipeline/cli.py", '"""Pipeline CLI."""\ndef main() -> None:\n    pass\n')
+    t.write(
+        "pyproject.toml",
+        '[project]\nname = "p"\ndependencies = ["requests>=2"]\n[project.scripts]\nfeatures = "pipeline.cli:main"\n',
+    )
+    t.write(
+        "jobs/export.py",
+        'import argparse\nif __name__ == "__main__":\n    argparse.ArgumentParser().add_argument("--day")\n',
+    )
+    t.write("jobs/load.py", '"""Load."""\nif __name__ == "__main__":\n    pass\n')
+    t.write(
+        "tools/sync.sh",
+        '#!/usr/bin/env bash\n# Sync the bucket.\n"$(dirname "$0")/helper.sh" --fast\ngsutil rsync a b\n',
+        mode=0o755,
+    )
+    t.write("tools/helper.sh", "#!/usr/bin/env bash\necho\n", mode=0o755)
+    t.write(
+        "Makefile",
+        "export:\n\t@python -m jobs.export --day 2026-01-01 \\\n\t  --dry-run\nrun:\n\tfeatures --limit 3\n",
+    )
+    t.write(
+        "cloudbuild.yaml",
+        'steps:\n  - name: python\n    entrypoint: bash\n    args: ["-c", "python jobs/load.py --table t && ./tools/sync.sh"]\n',
+    )
+    t.write(
+        "docker/Dockerfile",
+        "FROM python:3.11\nWORKDIR /srv\nCOPY jobs/ jobs/\nCMD python jobs/load.py --from-image\n",
+    )
+    assert _init(t.root, tmp_path / "m.toml") == 0
+    scripts = {s.path: s for s in load_manifest(tmp_path / "m.toml").manifest.scripts}
+    assert scripts["jobs/export.py"].flags == ["--day", "--dry-run"]
+    assert scripts["jobs/load.py"].flags == ["--table", "--from-image"]
+    assert scripts["tools/sync.sh"].purpose == "Sync the bucket."
+    assert scripts["tools/helper.sh"].flags == ["--fast"]
+    assert scripts["pipeline/cli.py"].flags == ["--limit"]
+    assert scripts["docker/Dockerfile"].context == "."
+    loaded = load_manifest(tmp_path / "m.toml").manifest
+    assert [p.name for p in loaded.packages] == ["requests"]
+    assert {t.name for t in loaded.tools} == {"bash", "gsutil"}
+
+
+def test_init_refuses_a_target_root_that_is_not_a_folder(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert _init(tmp_path / "nope", tmp_path / "m.toml") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "is not a directory" in err
+    assert not (tmp_path / "m.toml").exists()
+
+
+def test_init_on_an_invalid_existing_manifest_says_so_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "m.toml").write_text("[project\n")
+    assert _init(tmp_path, tmp_path / "m.toml") == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "invalid TOML" in err
+    assert (tmp_path / "m.toml").read_text() == "[project\n"
+
+
+def test_init_runs_as_a_module(tmp_path: Path) -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "readiness.init_manifest", "--target-root", str(EXAMPLE), "--out", str(tmp_path / "m.toml")],
+        cwd=REPO, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    assert "14 scripts (12 run by the repository)" in proc.stdout
