@@ -6,6 +6,7 @@ and the fenced shell blocks of Markdown files; text only, nothing is run.
 
 from __future__ import annotations
 
+import dataclasses
 import posixpath
 import re
 import shlex
@@ -38,6 +39,9 @@ class Invocation:
     where: str
     #: True when the path was written relative to the invoking file's own folder.
     own_dir: bool = False
+    #: True for `source x.sh` / `. x.sh`: settings read into the shell, often generated (by
+    #: Terraform, by a setup step), so a missing one is not a script somebody must write.
+    sourced: bool = False
 
 
 def command_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -118,7 +122,10 @@ def invocations_in(command: str, where: str) -> list[Invocation]:
         elif _is_script_word(word) and (
             index == 0 or words[index - 1] in _SEPARATORS or _is_launcher(words, index)
         ):
-            found.append(_call(word, "", words[index + 1 :], where))
+            call = _call(word, "", words[index + 1 :], where)
+            if index > 0 and words[index - 1] in ("source", "."):
+                call = dataclasses.replace(call, sourced=True)
+            found.append(call)
     return found
 
 
@@ -160,28 +167,44 @@ def _call(script: str, module: str, args: list[str], where: str) -> Invocation:
     return Invocation(path, module, tuple(dict.fromkeys(flags)), where, own)
 
 
-def resolve(invocation: Invocation, invoker: str, exists: set[str]) -> str:
+def resolve(invocation: Invocation, invoker: str, exists: set[str], folders: set[str]) -> str:
     """The repository path an invocation names, or "" when it names none we can tell.
 
-    A runbook runs from the repository root; a script may also call a sibling by its own folder.
+    A command runs from the folder of the file that writes it or from one above (a pipeline's
+    `scripts/run.sh` runs `python main.py` from the pipeline's folder; a root runbook from the
+    root): the nearest folder where the file exists wins. A file that exists nowhere is named
+    only when it is a path whose folder exists (`scripts/phase4c/new.py`): a bare `python
+    my_script.py` in a README is an example, not a missing script.
     """
+    bases = _bases(invoker, invocation.own_dir)
     if invocation.module:
-        base = invocation.module.replace(".", "/")
-        for candidate in (f"{base}.py", f"{base}/__main__.py", f"src/{base}.py", f"src/{base}/__main__.py"):
-            if candidate in exists:
-                return candidate
+        rel = invocation.module.replace(".", "/")
+        for base in bases:
+            for candidate in (f"{rel}.py", f"{rel}/__main__.py", f"src/{rel}.py"):
+                path = posixpath.normpath(posixpath.join(base, candidate))
+                if path in exists:
+                    return path
         return ""
     script = invocation.script
-    if "$" in script or "`" in script or not script:
+    if "$" in script or "`" in script or not script or script.startswith("/"):
         return ""
+    paths = [posixpath.normpath(posixpath.join(base, script.removeprefix("./"))) for base in bases]
+    paths = [p for p in paths if not p.startswith("../")]
+    for path in paths:
+        if path in exists:
+            return path
+    if "/" not in script.removeprefix("./"):
+        return ""
+    return next((p for p in paths if posixpath.dirname(p) in folders), "")
+
+
+def _bases(invoker: str, own_dir: bool) -> list[str]:
+    """The invoker's folder and each folder above it, nearest first, the root ("") last."""
     here = posixpath.dirname(invoker)
-    candidates = [posixpath.join(here, script)] if invocation.own_dir else []
-    candidates += [script, posixpath.join(here, script)]
-    for candidate in candidates:
-        norm = posixpath.normpath(candidate.removeprefix("./"))
-        if norm in exists:
-            return norm
-    norm = posixpath.normpath(candidates[0].removeprefix("./"))
-    if norm.startswith("../") or norm.startswith("/"):
-        return ""
-    return norm
+    bases = []
+    while here:
+        bases.append(here)
+        here = posixpath.dirname(here)
+    if own_dir:
+        return bases[:1] or [""]
+    return [*bases, ""]
