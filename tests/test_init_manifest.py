@@ -161,7 +161,9 @@ def test_init_reads_makefiles_cloud_build_dockerfiles_and_console_scripts(tmp_pa
         '#!/usr/bin/env bash\n# Sync the bucket.\n"$(dirname "$0")/helper.sh" --fast\ngsutil rsync a b\n',
         mode=0o755,
     )
-    t.write("tools/helper.sh", '#!/usr/bin/env bash\ncase "$1" in\n  --fast) echo fast ;;\nesac\n', mode=0o755)
+    t.write(
+        "tools/helper.sh", '#!/usr/bin/env bash\ncase "$1" in\n  --fast) echo fast ;;\nesac\n', mode=0o755
+    )
     t.write(
         "Makefile",
         "export:\n\t@python -m jobs.export --day 2026-01-01 \\\n\t  --dry-run\nrun:\n\tfeatures --limit 3\n",
@@ -222,7 +224,9 @@ def test_init_reads_a_multi_pipeline_repository_as_its_readmes_mean_it(tmp_path:
     beam = 'import argparse\nif __name__ == "__main__":\n    p = argparse.ArgumentParser()\n    p.add_argument("--topic")\n'
     t.write("pipelines/cdp/main.py", beam)
     t.write("pipelines/iot/main.py", beam)
-    t.write("pipelines/cdp/scripts/02_run.sh", "#!/bin/bash\npython main.py --topic t --region r\n", mode=0o755)
+    t.write(
+        "pipelines/cdp/scripts/02_run.sh", "#!/bin/bash\npython main.py --topic t --region r\n", mode=0o755
+    )
     t.write(
         "pipelines/cdp/README.md",
         "```sh\nsource scripts/00_set_variables.sh\n./scripts/02_run.sh\npython my_script.py --x\n```\n",
