@@ -36,6 +36,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--diff", action="store_true", help="on an existing manifest: print the additions as a unified diff"
     )
+    parser.add_argument(
+        "--gcp-project", default="", help="also list this project's datasets, buckets, jobs and APIs"
+    )
+    parser.add_argument("--gcp-location", default="US", help="BigQuery location (default US)")
+    parser.add_argument("--gcp-region", default="us-central1", help="Cloud Run region (default us-central1)")
     args = parser.parse_args(argv)
     root: Path = args.target_root
     out: Path = args.out
@@ -47,6 +52,10 @@ def main(argv: list[str] | None = None) -> int:
         return _suggest(root, out, args.diff, started)
     repo = scan(root)
     text = manifest_text(repo, out, dt.date.today())
+    if args.gcp_project:
+        from readiness.gcp_listing import gcp_text, list_project  # Google clients only when asked
+
+        text += gcp_text(list_project(args.gcp_project, args.gcp_location, args.gcp_region))
     try:
         _write_valid(out, text)
     except (ManifestError, OSError) as exc:

@@ -250,3 +250,40 @@ def test_init_reads_a_multi_pipeline_repository_as_its_readmes_mean_it(tmp_path:
     # A wrapper that hands its arguments to another program: the flags are not its own.
     assert scripts["pipelines/java/gradlew"].flags == []
     assert scripts["pipelines/java/gradlew"].priority.value == "P1"
+
+
+@pytest.mark.emulator
+def test_init_lists_the_projects_resources_from_the_sandbox(tmp_path: Path) -> None:
+    import importlib.util
+
+    from sandbox.world import World
+
+    loaded = load_manifest(EXAMPLE / "readiness.toml")
+    spec = importlib.util.spec_from_file_location("bqx_demo_seed", EXAMPLE / "sandbox_seed.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    with World(tmp_path / "world", "bqx-ml-demo") as world:
+        module.seed(world, loaded)
+        env = {**{k: v for k, v in __import__("os").environ.items() if k != "PYTEST_ADDOPTS"}, **world.env()}
+        proc = subprocess.run(
+            [sys.executable, "-m", "readiness.init_manifest", "--target-root", str(EXAMPLE),
+             "--out", str(tmp_path / "m.toml"), "--gcp-project", "bqx-ml-demo"],
+            cwd=REPO, env=env, capture_output=True, text=True, timeout=300, check=False,
+        )  # fmt: skip
+    assert proc.returncode == 0, proc.stderr
+    manifest = load_manifest(tmp_path / "m.toml").manifest
+    text = (tmp_path / "m.toml").read_text()
+    assert "not listed" not in text, text[text.find("[gcp]") :]
+    datasets = {d.id: d for d in manifest.datasets}
+    assert set(datasets) >= {"bqx_ml_v3_features", "bqx_ml_v3_source"}
+    families = [line for line in text.splitlines() if "families by name prefix" in line]
+    # The example's features dataset: seven families, COV with 6 tables and 2 legacy-name views.
+    assert any("cov: 8" in line and "var: " in line and "lag: " in line for line in families), families
+    assert "bqx-ml-demo-checkpoints" in [b.name for b in manifest.buckets]
+    assert {j.name for j in manifest.jobs} >= {"bqx-ml-demo-extract", "bqx-ml-demo-merge"}
+    apis = [a.name for a in manifest.apis]
+    assert "bigquery.googleapis.com" in apis and "cloudbuild.googleapis.com" not in apis
+    assert all(
+        item.priority.value == "P3" for item in [*manifest.datasets, *manifest.buckets, *manifest.apis]
+    )
