@@ -120,8 +120,8 @@ def undeclared_line(rows: list[ScriptRow]) -> str:
     count = sum(1 for r in rows if r.status is ScriptStatus.UNDECLARED)
     if not count:
         return ""
-    noun = "script is" if count == 1 else "scripts are"
-    return f"{count} {noun} in the repository but not in the manifest (inventory status UNDECLARED)"
+    noun, verb = ("script", "is") if count == 1 else ("scripts", "are")
+    return f"{count} {noun} in the repository {verb} not in the manifest (inventory status UNDECLARED)"
 
 
 def _recommendation(status: ScriptStatus, script: Script, open_recs: list[CaseRecord]) -> str:

@@ -102,7 +102,7 @@ def test_excluded_hidden_and_virtualenv_files_are_not_audited(audit: AuditRun) -
 
 
 def test_summary_counts_the_undeclared_scripts(audit: AuditRun) -> None:
-    line = "4 scripts are in the repository but not in the manifest"
+    line = "4 scripts in the repository are not in the manifest"
     assert line in audit.output
     assert line in audit.doc("AUDIT_SUMMARY")
 
