@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Final
 
 from checks.inspect.discovery import DEFAULT_EXCLUDE
+from checks.manifest import ScriptKind
 from readiness.scan import Entry, PackageFound, RepoScan
 
 __all__ = ["manifest_text", "package_block", "script_block", "tool_block"]
@@ -62,7 +63,8 @@ def script_block(entry: Entry) -> list[str]:
         f"purpose = {_s(entry.purpose or _default_purpose(entry))}",
         f"category = {_s(entry.category)}",
     ]
-    if entry.kind in ("shell", "python") and not entry.path.endswith((".py", ".sh")):
+    inferred = ScriptKind.infer(entry.path)
+    if inferred is None or inferred.value != entry.kind:
         out.append(f"kind = {_s(entry.kind)}")
     out.append(f'priority = "{"P1" if entry.needed else "P3"}"')
     if entry.invoked_flags:

@@ -289,18 +289,18 @@ def _flags_after(command: str) -> tuple[str, ...]:
 def _target(
     call: Invocation, invoker: str, exists: set[str], folders: set[str], copies: dict[str, str] | None
 ) -> str:
-    if copies and call.script.startswith("/"):
-        for dest, src in copies.items():
-            if call.script == dest:
+    if copies is not None and call.script and "$" not in call.script:
+        # A command in the image: its path is in the image (relative ones from the WORKDIR);
+        # the COPY lines say where it came from in the build context.
+        inside = posixpath.normpath(posixpath.join(copies.get("", "/"), call.script))
+        for dest in sorted((d for d in copies if d), key=len, reverse=True):
+            src = copies[dest]
+            if inside == dest:
                 return src
-            if call.script.startswith(dest.rstrip("/") + "/"):
-                return posixpath.normpath(posixpath.join(src, call.script[len(dest.rstrip("/")) + 1 :]))
-        return ""
-    if copies is not None and not call.script.startswith("/") and call.script and "/" not in call.script:
-        # `CMD python main.py` after `WORKDIR /app` + `COPY main.py .`
-        for dest, src in copies.items():
-            if posixpath.basename(dest.rstrip("/")) == call.script or posixpath.basename(src) == call.script:
-                return src
+            if inside.startswith(dest.rstrip("/") + "/"):
+                return posixpath.normpath(posixpath.join(src, inside[len(dest.rstrip("/")) + 1 :]))
+        if call.script.startswith("/"):
+            return ""
     target = resolve(call, invoker, exists, folders)
     if target and not target.endswith((".py", ".sh", ".bash", ".yaml", ".yml")) and target not in exists:
         return ""
@@ -308,7 +308,7 @@ def _target(
 
 
 def _copy_map(text: str) -> dict[str, str]:
-    """COPY destination (absolute, in the image) -> source in the build context."""
+    """COPY destination (absolute, in the image) -> source in the build context; "" -> WORKDIR."""
     workdir = "/"
     out: dict[str, str] = {}
     instructions = parse_dockerfile(text)
@@ -323,11 +323,13 @@ def _copy_map(text: str) -> dict[str, str]:
             dest = posixpath.normpath(posixpath.join(workdir, dest))
             for src in sources[ins.line]:
                 src_norm = posixpath.normpath(src.removeprefix("./"))
-                if len(sources[ins.line]) == 1 and not ins.args.split()[-1].endswith("/"):
+                raw_dest = ins.args.split()[-1].strip('"[]')
+                if len(sources[ins.line]) == 1 and not raw_dest.endswith("/") and raw_dest not in (".", "./"):
                     out[dest] = src_norm
                 else:
                     out[posixpath.join(dest, posixpath.basename(src_norm))] = src_norm
                     out.setdefault(dest, src_norm)
+    out[""] = workdir  # the last WORKDIR: where CMD's relative paths start
     return out
 
 

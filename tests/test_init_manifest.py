@@ -287,3 +287,22 @@ def test_init_lists_the_projects_resources_from_the_sandbox(tmp_path: Path) -> N
     assert all(
         item.priority.value == "P3" for item in [*manifest.datasets, *manifest.buckets, *manifest.apis]
     )
+
+
+@pytest.mark.parametrize(("entry", "needed"), [("app.py", True), ("server.py", False)])
+def test_init_follows_a_lower_case_dockerfile_to_the_script_its_image_runs(
+    tmp_path: Path, entry: str, needed: bool
+) -> None:
+    """ImpulsoGov/sm-etl-cloud-run: `dockerfile` (Docker reads the lower-case name too) copies a
+    folder to the image's root and runs `python app.py` from there."""
+    t = TargetRepo(tmp_path / "repo")
+    t.write("dockerfile", f'FROM python:3.10\nCOPY src .\nCOPY .env .\nENTRYPOINT ["python", "{entry}"]\n')
+    t.write("src/app.py", 'from flask import Flask\nif __name__ == "__main__":\n    Flask(__name__)\n')
+    assert _init(t.root, tmp_path / "m.toml") == 0
+    scripts = {s.path: s for s in load_manifest(tmp_path / "m.toml").manifest.scripts}
+    assert scripts["dockerfile"].script_kind.value == "dockerfile"
+    assert (scripts["src/app.py"].priority.value == "P1") is needed
+    if not needed:  # the image runs a file the repository does not have: a note, not a script
+        assert (
+            "src/server.py: run by dockerfile:4, not in the repository" in (tmp_path / "m.toml").read_text()
+        )

@@ -93,7 +93,8 @@ def discover(root: Path, exclude: Iterable[str] = DEFAULT_EXCLUDE) -> list[Found
 
 
 def _kind(path: Path, name: str) -> str:
-    if name == "Dockerfile" or name.startswith("Dockerfile.") or name.endswith(".Dockerfile"):
+    # `docker build .` also reads a lower-case `dockerfile`.
+    if name in ("Dockerfile", "dockerfile") or name.startswith("Dockerfile.") or name.endswith(".Dockerfile"):
         return "dockerfile"
     suffix = posixpath.splitext(name)[1]
     if suffix not in ("", ".py", ".sh", ".bash", ".yaml", ".yml"):
