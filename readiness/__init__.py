@@ -1,1 +1,1 @@
-"""`readiness`: the command-line entry points around the audit suite."""
+""""""
