@@ -10,22 +10,18 @@ import functools
 import os
 import posixpath
 import re
-import tomllib
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
-
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.utils import canonicalize_name
 
 from checks.inspect.cloudbuild import CloudBuildError, dockerfiles, load_cloudbuild
 from checks.inspect.discovery import DEFAULT_EXCLUDE, discover, excluded, guess_category
 from checks.inspect.dockerfile import copy_sources, entrypoint_script, parse_dockerfile
 from checks.inspect.files import RepoFileError, read_text
 from checks.inspect.python_source import local_modules, parse_python, third_party
-from checks.inspect.requirements import RequirementsError, read_pins
 from checks.inspect.shell_source import called_tools
+from readiness.environment import PackageFound, console_scripts, mark_needed, packages, requirements_files
 from readiness.invocations import (
     Invocation,
     command_lines,
@@ -37,21 +33,8 @@ from readiness.invocations import (
 
 __all__ = ["Entry", "PackageFound", "RepoScan", "scan"]
 
+_FROM_IMPORT: Final = re.compile(r"(?m)^\s*from\s+([\w.]+)\s+import\s+\(?\s*([\w, ]+)")
 _CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f]")
-#: Import names that differ from the distribution's (the common ones of data pipelines).
-_IMPORT_NAMES: Final = {
-    "pyyaml": "yaml",
-    "db-dtypes": "db_dtypes",
-    "scikit-learn": "sklearn",
-    "beautifulsoup4": "bs4",
-    "pillow": "PIL",
-    "protobuf": "google.protobuf",
-    "opencv-python": "cv2",
-    "python-dateutil": "dateutil",
-    "apache-beam": "apache_beam",
-    "google-cloud-bigquery-storage": "google.cloud.bigquery_storage",
-    "absl-py": "absl",
-}
 
 
 @dataclass(slots=True)
@@ -90,15 +73,6 @@ class Entry:
 
 
 @dataclass(slots=True)
-class PackageFound:
-    name: str
-    #: The requirement as written where it was found ("google-cloud-storage==2.10.0").
-    written: str
-    where: str
-    needed: bool = False
-
-
-@dataclass(slots=True)
 class RepoScan:
     root: Path
     entries: list[Entry]
@@ -124,7 +98,7 @@ def scan(root: Path, exclude: Iterable[str] = DEFAULT_EXCLUDE) -> RepoScan:
             texts[entry.path] = read_text(root, entry.path)
         except RepoFileError as exc:
             problems.append(str(exc))
-    console = _console_scripts(root)
+    console = console_scripts(root)
     _invocations(root, patterns, entries, texts, console, problems)
     for entry in entries.values():
         _describe(root, entry, texts.get(entry.path))
@@ -132,18 +106,20 @@ def scan(root: Path, exclude: Iterable[str] = DEFAULT_EXCLUDE) -> RepoScan:
         for name, path in console.items():
             if path == entry.path:
                 entry.console_scripts.append(name)
-    requirements = _requirements_files(root, patterns)
-    packages = _packages(root, requirements, problems)
+    requirements = requirements_files(root, patterns)
+    found_packages = packages(root, requirements, problems)
     tools: dict[str, list[str]] = {}
     for entry in entries.values():
         if entry.kind == "shell" and entry.exists:
             tools.setdefault("bash", []).append(entry.path)
             for tool in entry.needs:
                 tools.setdefault(tool, []).append(entry.path)
-    _mark_needed_packages(packages, [e for e in entries.values() if e.needed and e.kind == "python"])
+    mark_needed(
+        found_packages, (m for e in entries.values() if e.needed and e.kind == "python" for m in e.modules)
+    )
     unresolved = sorted(e.note for e in entries.values() if not e.exists and e.note and not e.needed)
     kept = sorted((e for e in entries.values() if e.exists or e.needed), key=lambda e: e.path)
-    return RepoScan(root, kept, packages, tools, requirements, unresolved, problems)
+    return RepoScan(root, kept, found_packages, tools, requirements, unresolved, problems)
 
 
 # -- invocations --------------------------------------------------------------------------------
@@ -370,6 +346,13 @@ def _describe(root: Path, entry: Entry, text: str | None) -> None:
         tops = third_party(source.imports, _local_modules(root, posixpath.dirname(entry.path)))
         entry.modules = [m for m in source.imports if m.split(".", 1)[0] in tops]
         entry.needs = list(entry.modules)
+        # `from google.cloud import bigquery` imports google.cloud.bigquery: the name says which
+        # distribution (google-cloud-bigquery, not -storage) the script needs.
+        for module, names in _FROM_IMPORT.findall(text):
+            if module.split(".", 1)[0] in tops:
+                entry.modules += [
+                    f"{module}.{n.split(' as ')[0].strip()}" for n in names.split(",") if n.strip()
+                ]
     elif entry.kind == "shell":
         entry.defined_flags = tuple(
             dict.fromkeys(re.findall(r"(?m)^\s*\(?\s*((?:--?[\w-]+\|?)+)\s*\)", text))
@@ -452,78 +435,3 @@ def _python_files(root: Path, patterns: tuple[str, ...]) -> set[str]:
         ]  # fmt: skip
         out.update(posixpath.join(rel_dir, f) for f in files if f.endswith((".py", ".sh", ".bash")))
     return out
-
-
-def _console_scripts(root: Path) -> dict[str, str]:
-    """Console-script name -> the module file it runs, from pyproject's [project.scripts]."""
-    try:
-        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        return {}
-    scripts = data.get("project", {}).get("scripts", {})
-    out = {}
-    if isinstance(scripts, dict):
-        for name, target in scripts.items():
-            module = str(target).split(":", 1)[0].strip().replace(".", "/")
-            for candidate in (f"{module}.py", f"src/{module}.py", f"{module}/__main__.py"):
-                if (root / candidate).is_file():
-                    out[str(name)] = candidate
-                    break
-    return out
-
-
-# -- environment --------------------------------------------------------------------------------
-
-
-def _requirements_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
-    found = []
-    for folder, dirs, files in os.walk(root):
-        rel_dir = Path(folder).relative_to(root).as_posix()
-        rel_dir = "" if rel_dir == "." else rel_dir
-        dirs[:] = sorted(
-            d for d in dirs if not d.startswith(".") and not excluded(posixpath.join(rel_dir, d), patterns)
-            and not Path(folder, d, "pyvenv.cfg").exists()
-        )  # fmt: skip
-        for name in sorted(files):
-            if re.fullmatch(r"requirements[\w.-]*\.txt", name) and "dev" not in name and "test" not in name:
-                found.append(posixpath.join(rel_dir, name))
-    return found
-
-
-def _packages(root: Path, requirements: list[str], problems: list[str]) -> list[PackageFound]:
-    out: dict[str, PackageFound] = {}
-    for rel in requirements:
-        try:
-            pins = read_pins(root, [rel])
-        except (RequirementsError, OSError) as exc:
-            problems.append(f"{rel}: {exc}")
-            continue
-        for name, pin in pins.items():
-            out.setdefault(name, PackageFound(name, _clean(str(pin.requirement)), f"{pin.file}:{pin.line}"))
-    try:
-        data = tomllib.loads((root / "pyproject.toml").read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError):
-        data = {}
-    deps = data.get("project", {}).get("dependencies", [])
-    for index, dep in enumerate(deps if isinstance(deps, list) else []):
-        try:
-            req = Requirement(str(dep))
-        except InvalidRequirement:
-            continue
-        name = canonicalize_name(req.name)
-        out.setdefault(name, PackageFound(name, _clean(str(req)), f"pyproject.toml dependencies[{index}]"))
-    return sorted(out.values(), key=lambda p: p.name)
-
-
-def _mark_needed_packages(packages: list[PackageFound], invoked: list[Entry]) -> None:
-    imported: set[str] = set()
-    for entry in invoked:
-        for module in entry.modules:
-            parts = module.split(".")
-            imported.update(".".join(parts[: i + 1]) for i in range(len(parts)))
-    for package in packages:
-        module = package.name.replace("-", "_")
-        if package.name.startswith("google-cloud-"):
-            module = "google.cloud." + package.name.removeprefix("google-cloud-").replace("-", "_")
-        module = _IMPORT_NAMES.get(package.name, module)
-        package.needed = module in imported

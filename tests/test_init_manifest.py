@@ -78,6 +78,14 @@ def test_init_takes_flags_purpose_and_priority_from_the_repository(example: tupl
     assert scripts["scripts/analysis/analyze_feature_coverage.py"].priority.value == "P3"
     assert scripts["scripts/extraction/extract_to_gcs.sh"].category.value == "extraction/merge"
     assert scripts["docker/Dockerfile.merge"].context == "."  # from cloudbuild.yaml's build step
+    packages = {p.name: p.priority.value for p in load_manifest(manifest).manifest.packages}
+    # `from google.cloud import bigquery` in scripts the runbook runs; nothing run imports storage.
+    assert packages == {
+        "google-cloud-bigquery": "P1",
+        "google-cloud-storage": "P3",
+        "pandas": "P3",
+        "db-dtypes": "P3",
+    }
     text = manifest.read_text()
     assert "# Run by README.md:" in text
     assert "scripts/merge/merge_features.py: run by docker/Dockerfile.merge" in text
