@@ -6,6 +6,8 @@ One size is written to `<out>/<size>/`:
   (Python, shell, Dockerfiles, Cloud Build configs across the five categories), some of them
   deliberately defective: syntax errors, missing flags and imports, shell scripts without the
   executable bit, COPY sources that do not exist, scripts the manifest names but nobody wrote;
+  and `docs/RUNBOOK.md`, the commands that run each step with its flags (what `readiness init`
+  reads to learn the expected flags);
 - `readiness.toml`: the manifest for it, with `[gcp]`, the M008 naming and M005 schema mandates
   (families TRI, COV, CORR, MKT, REG, LAG, VAR), the features dataset, a source dataset with
   freshness expectations, the legacy views of a rename batch, two representative queries, and
@@ -449,6 +451,21 @@ _COMMIT_DATES: Final = (
 )
 
 
+def _runbook(scripts: list[_Script]) -> str:
+    """How the team runs each step: the invocations `readiness init` turns into expected flags."""
+    lines = ["# Runbook", "", "Run every step from the repository root:", "", "```bash"]
+    for script in scripts:
+        args = " ".join(f"{flag} x" for flag in script.flags)
+        if script.kind == "python":
+            lines.append(f"python {script.path} {args}".rstrip())
+        elif script.kind == "shell":
+            lines.append(f"./{script.path} {args}".rstrip())
+    for script in scripts:
+        if script.kind == "cloudbuild":
+            lines.append(f"gcloud builds submit --config {script.path} .")
+    return "\n".join([*lines, "```", ""])
+
+
 def _write_repo(repo: Path, scripts: list[_Script]) -> None:
     if repo.exists():
         shutil.rmtree(repo)
@@ -465,6 +482,9 @@ def _write_repo(repo: Path, scripts: list[_Script]) -> None:
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(script.text)
             path.chmod(0o755 if script.executable else 0o644)
+        if commit == len(_COMMIT_DATES) - 1:
+            (repo / "docs").mkdir(exist_ok=True)
+            (repo / "docs" / "RUNBOOK.md").write_text(_runbook(scripts))
         _git(repo, "add", "-A")
         _git(repo, "commit", "-q", "--allow-empty", "-m", f"pipeline work {commit + 1}", date=date)
 

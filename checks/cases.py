@@ -9,6 +9,7 @@ from typing import Any, Final
 import pytest
 
 from checks.criteria import CRITERIA, Criterion, SubjectKind
+from checks.discovery import UNDECLARED_CRITERIA, UndeclaredScript, undeclared_scripts
 from checks.manifest import SECTION_SUBJECT, Blocker, LoadedManifest, Script
 from checks.manifest_base import AuditedItem
 from checks.manifest_gcp import Bucket, Dataset, FamilyTarget, Identity
@@ -110,11 +111,16 @@ def _items(loaded: LoadedManifest, kind: SubjectKind) -> list[Item]:
     if kind is SubjectKind.FAMILY:
         return _family_targets(loaded)
     section = next(s for s, k in SECTION_SUBJECT.items() if k is kind)
-    return list(getattr(loaded.manifest, section))
+    items: list[Item] = list(getattr(loaded.manifest, section))
+    if kind is SubjectKind.SCRIPT:
+        items.extend(undeclared_scripts(loaded))
+    return items
 
 
 def _applies(criterion: Criterion, item: Item, loaded: LoadedManifest) -> bool:
     cid = criterion.id
+    if isinstance(item, UndeclaredScript) and cid not in UNDECLARED_CRITERIA:
+        return False
     if isinstance(item, Script):
         if criterion.script_kinds and item.script_kind.value not in criterion.script_kinds:
             return False

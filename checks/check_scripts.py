@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from checks.cases import Case
+from checks.discovery import undeclared_scripts
 from checks.findings import finding, unverified
 from checks.inspect.files import RepoFileError, read_text, resolve_inside
 from checks.inspect.interpreter import InterpreterError, probe
@@ -124,7 +125,7 @@ def _needed_imports(source: PythonSource, manifest: LoadedManifest, path: str) -
 @functools.cache
 def _imports_of_all_scripts(manifest: LoadedManifest) -> tuple[str, ...]:
     names: set[str] = set()
-    for script in manifest.manifest.scripts:
+    for script in (*manifest.manifest.scripts, *undeclared_scripts(manifest)):
         if script.script_kind is not ScriptKind.PYTHON:
             continue
         try:

@@ -26,6 +26,7 @@ from pydantic import (
 )
 
 from checks.criteria import CRITERIA, SubjectKind
+from checks.inspect.discovery import DEFAULT_EXCLUDE
 from checks.manifest_base import AuditedItem, Blocker, StrictModel
 from checks.manifest_gcp import (
     Api,
@@ -46,6 +47,7 @@ __all__ = [
     "SECTION_SUBJECT",
     "Blocker",
     "Category",
+    "Discovery",
     "History",
     "LoadedManifest",
     "Manifest",
@@ -262,6 +264,15 @@ class Sandbox(StrictModel):
     seed: str = ""
 
 
+class Discovery(StrictModel):
+    """Which files of the repository every audit looks at beyond the manifest's scripts."""
+
+    #: Globs left out of discovery (a name without '/' matches any folder or file of that name).
+    exclude: list[str] = list(DEFAULT_EXCLUDE)
+    #: False: audit only what the manifest names.
+    enabled: bool = True
+
+
 class CriterionSettings(StrictModel):
     """Manifest-wide settings for one criterion: its blocker metadata."""
 
@@ -300,6 +311,7 @@ class Manifest(StrictModel):
     history: History = History()
     notify: Notify = Notify()
     sandbox: Sandbox = Sandbox()
+    discovery: Discovery = Discovery()
     # -- the Google side ---------------------------------------------------------------------
     gcp: Gcp | None = None
     mandates: list[Mandate] = []

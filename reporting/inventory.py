@@ -9,6 +9,7 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
+from checks.discovery import UndeclaredScript, undeclared_scripts
 from checks.inspect.dockerfile import parse_dockerfile
 from checks.inspect.files import RepoFileError, read_text
 from checks.inspect.git_history import last_commit_dates
@@ -18,7 +19,7 @@ from checks.manifest import LoadedManifest, Script, ScriptKind
 from checks.priority import Priority
 from reporting.records import CaseRecord, Outcome
 
-__all__ = ["ScriptRow", "ScriptStatus", "build_inventory"]
+__all__ = ["ScriptRow", "ScriptStatus", "build_inventory", "undeclared_line"]
 
 
 class ScriptStatus(StrEnum):
@@ -27,6 +28,7 @@ class ScriptStatus(StrEnum):
     MISSING = "MISSING"  # required, absent
     BLOCKED = "BLOCKED"  # exists, has a critical (P0) blocker
     NOT_AUDITED = "NOT AUDITED"  # none of its cases was selected in this run
+    UNDECLARED = "UNDECLARED"  # in the repository, not in the manifest (checks.discovery)
 
 
 @dataclass(slots=True)
@@ -55,13 +57,13 @@ class ScriptRow:
 
 
 def build_inventory(loaded: LoadedManifest, records: Iterable[CaseRecord]) -> list[ScriptRow]:
-    if not loaded.manifest.scripts:
+    scripts = [*loaded.manifest.scripts, *undeclared_scripts(loaded)]
+    if not scripts:
         return []  # nothing to list, and no git process to start
     by_subject: dict[str, list[CaseRecord]] = {}
     for r in records:
         if r.subject_kind == "script":
             by_subject.setdefault(r.subject, []).append(r)
-    scripts = loaded.manifest.scripts
     dates = last_commit_dates(loaded.root, [s.path for s in scripts])
     phase = loaded.phase.id
     return [_row(loaded, s, by_subject.get(s.path, []), dates, phase) for s in scripts]
@@ -77,7 +79,7 @@ def _row(
     path = loaded.root / script.path
     exists = path.is_file()
     deps, mode, lines = _facts(loaded.root, script) if exists else ([], "", None)
-    status = _status(recs)
+    status = ScriptStatus.UNDECLARED if isinstance(script, UndeclaredScript) else _status(recs)
     open_recs = [r for r in recs if r.outcome.is_open]
     blockers = [f"{r.priority.value} {r.message or r.title}" for r in open_recs]
     return ScriptRow(
@@ -113,7 +115,19 @@ def _status(recs: list[CaseRecord]) -> ScriptStatus:
     return ScriptStatus.READY
 
 
+def undeclared_line(rows: list[ScriptRow]) -> str:
+    """The summary's count of undeclared scripts ("" when the manifest names them all)."""
+    count = sum(1 for r in rows if r.status is ScriptStatus.UNDECLARED)
+    if not count:
+        return ""
+    noun, verb = ("script", "is") if count == 1 else ("scripts", "are")
+    return f"{count} {noun} in the repository {verb} not in the manifest (inventory status UNDECLARED)"
+
+
 def _recommendation(status: ScriptStatus, script: Script, open_recs: list[CaseRecord]) -> str:
+    if status is ScriptStatus.UNDECLARED:
+        fix = f"; fix first: {open_recs[0].message or open_recs[0].title}" if open_recs else ""
+        return f"Declare it in the manifest (`readiness init` suggests an entry){fix}"
     if status is ScriptStatus.MISSING:
         hours = f" (estimated {script.create_hours:g} h)" if script.create_hours else ""
         return f"Create{hours}: {script.purpose}"

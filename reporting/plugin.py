@@ -28,6 +28,7 @@ from reporting import trend
 from reporting.audit import Audit, RunInfo, build_audit
 from reporting.documents import render_all, results_file_name
 from reporting.history import HistoryError, HistoryStore, open_store, scope_key
+from reporting.inventory import undeclared_line
 from reporting.operations import Past, read_past
 from reporting.records import CaseRecord, Outcome
 from reporting.verdict import EXIT_CODES
@@ -396,6 +397,8 @@ class ReadinessPlugin:
         for line in _counts_table(audit).splitlines():
             tr.write_line(f"  {line}")
         tr.write_line(f"  scope: {audit.scope.describe()}")
+        if undeclared := undeclared_line(audit.inventory):
+            tr.write_line(f"  {undeclared}")
         if self.write_error:
             tr.write_line(f"  documents NOT written: {self.write_error}", red=True)
         else:

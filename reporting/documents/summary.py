@@ -14,6 +14,7 @@ from reporting.audit import Audit
 from reporting.documents import blockers as blockers_doc
 from reporting.documents import operations as ops_doc
 from reporting.documents.markdown import cell, dated, header, table
+from reporting.inventory import undeclared_line
 from reporting.records import CaseRecord
 from reporting.verdict import Verdict
 
@@ -87,7 +88,7 @@ def render(audit: Audit) -> str:
         *(missing_lines or ["- None."]),
         "",
         f"Total: {hours:g} h for {len(missing)} script(s); {days_left} day(s) until the planned start.",
-        "",
+        *([f"{undeclared}.", ""] if (undeclared := undeclared_line(audit.inventory)) else [""]),
         "### Infrastructure blockers",
         "",
         *_listed(infra, audit),

@@ -1,0 +1,67 @@
+"""Scripts of the repository that the manifest does not name: audited too, at P3, as UNDECLARED.
+
+A script nobody declared is still a script somebody may run; the checks that need no
+declaration (it parses, it is executable, its imports resolve, its Dockerfile's sources exist)
+run on it so that completeness does not depend on the manifest being complete.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Final
+
+from checks.inspect.discovery import discover, guess_category
+from checks.manifest import LoadedManifest, Script
+from checks.priority import Priority
+
+__all__ = ["UNDECLARED_CRITERIA", "UndeclaredScript", "undeclared_scripts"]
+
+#: Criteria that need nothing from a declaration (no flags, no purpose, no phase).
+UNDECLARED_CRITERIA: Final = frozenset(
+    {
+        "python_parses",
+        "shell_parses",
+        "shell_executable",
+        "imports_resolve",
+        "docker_sources",
+        "cloudbuild_parses",
+    }
+)
+
+_FOUND: Final[weakref.WeakKeyDictionary[LoadedManifest, tuple[UndeclaredScript, ...]]] = (
+    weakref.WeakKeyDictionary()
+)
+
+
+class UndeclaredScript(Script):
+    """A script found in the repository that no `[[scripts]]` entry names."""
+
+
+def undeclared_scripts(loaded: LoadedManifest) -> tuple[UndeclaredScript, ...]:
+    """The repository's scripts missing from the manifest, sorted by path; found once per manifest
+    (collection, the imports probe and the inventory all ask)."""
+    if loaded not in _FOUND:
+        _FOUND[loaded] = _find(loaded)
+    return _FOUND[loaded]
+
+
+def _find(loaded: LoadedManifest) -> tuple[UndeclaredScript, ...]:
+    settings = loaded.manifest.discovery
+    if not settings.enabled:
+        return ()
+    declared = {s.path for s in loaded.manifest.scripts}
+    out: list[UndeclaredScript] = []
+    for found in discover(loaded.root, settings.exclude):
+        if found.path in declared:
+            continue
+        category, _ = guess_category(found.path, found.kind)
+        out.append(
+            UndeclaredScript(
+                path=found.path,
+                purpose="not in the manifest",
+                category=category,  # type: ignore[arg-type]  # strict=False field: the enum's value
+                kind=found.kind,  # type: ignore[arg-type]
+                priority=Priority.P3,
+            )
+        )
+    return tuple(out)
