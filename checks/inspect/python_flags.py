@@ -1,0 +1,180 @@
+"""The command-line flags a Python script accepts, read from its source (never run).
+
+Pipelines define flags in many ways besides `parser.add_argument("--x")`: click and typer
+decorators and parameters, absl's `flags.DEFINE_*`, fire (any parameter of the function it
+exposes), and Apache Beam, whose PipelineOptions accept a fixed set of standard options when the
+script passes the arguments it does not know on to them.
+"""
+
+from __future__ import annotations
+
+import ast
+from dataclasses import dataclass
+
+__all__ = ["BEAM_STANDARD_OPTIONS", "FlagFacts", "collect_flags"]
+
+#: Call names whose string arguments starting with "-" are options: argparse (and Beam's
+#: `add_value_provider_argument`), click and typer.
+_OPTION_CALLS = frozenset({"add_argument", "add_value_provider_argument", "option", "Option", "argument"})
+
+#: Options Beam's own PipelineOptions classes define (apache_beam/options/pipeline_options.py:
+#: StandardOptions, GoogleCloudOptions, WorkerOptions, SetupOptions, DebugOptions, ...).
+BEAM_STANDARD_OPTIONS = frozenset(
+    {
+        "--runner", "--streaming", "--project", "--region", "--job_name", "--temp_location",
+        "--staging_location", "--service_account_email", "--network", "--subnetwork",
+        "--num_workers", "--max_num_workers", "--autoscaling_algorithm", "--worker_machine_type",
+        "--machine_type", "--disk_size_gb", "--worker_disk_type", "--use_public_ips",
+        "--no_use_public_ips", "--setup_file", "--requirements_file", "--extra_package",
+        "--extra_packages", "--save_main_session", "--sdk_container_image",
+        "--worker_harness_container_image", "--experiment", "--experiments",
+        "--dataflow_service_options", "--labels", "--template_location", "--update",
+        "--transform_name_mapping", "--enable_streaming_engine", "--dataflow_kms_key",
+        "--flexrs_goal", "--prebuild_sdk_container_engine", "--sdk_location", "--direct_num_workers",
+        "--direct_running_mode", "--environment_type", "--environment_config", "--job_endpoint",
+        "--impersonate_service_account", "--pickle_library", "--number_of_worker_harness_threads",
+        "--dataflow_endpoint", "--zone", "--worker_region", "--worker_zone", "--type_check_strictness",
+        "--no_pipeline_type_check", "--pipeline_type_check", "--runtime_type_check",
+        "--performance_runtime_type_check", "--allow_unsafe_triggers", "--resource_hint",
+        "--resource_hints", "--max_cache_memory_usage_mb", "--dataflow_job_file",
+    }
+)  # fmt: skip
+
+#: absl definitions that also accept `--noname`.
+_ABSL_BOOLEANS = frozenset({"DEFINE_bool", "DEFINE_boolean"})
+
+
+@dataclass(frozen=True, slots=True)
+class FlagFacts:
+    #: Option strings the script accepts.
+    flags: tuple[str, ...] = ()
+    #: The script hands its unknown arguments to Beam's PipelineOptions.
+    uses_beam_options: bool = False
+    #: fire.Fire exposes functions: every parameter name is a flag.
+    uses_fire: bool = False
+
+
+def collect_flags(tree: ast.Module) -> FlagFacts:
+    flags: list[str] = []
+    params: list[str] = []
+    typer_commands: list[ast.FunctionDef | ast.AsyncFunctionDef] = []
+    typer_run: set[str] = set()
+    beam = False
+    known_args = False
+    strict_args = False
+    fire = False
+    functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    for node in ast.walk(tree):
+        if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+            functions[node.name] = node
+            params.extend(a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs))
+            if any(_is_typer_command(d) for d in node.decorator_list):
+                typer_commands.append(node)
+        elif isinstance(node, ast.Call):
+            name = _call_name(node)
+            if name in _OPTION_CALLS:
+                flags.extend(_option_strings(node))
+            elif name.startswith("DEFINE_") and node.args:
+                flags.extend(_absl_flags(name, node.args[0]))
+            elif name == "parse_known_args":
+                known_args = True
+            elif name == "parse_args":
+                strict_args = True
+            elif name == "Fire":
+                fire = True
+            elif name == "run" and _dotted(node.func) == "typer.run" and node.args:
+                arg = node.args[0]
+                if isinstance(arg, ast.Name):
+                    typer_run.add(arg.id)
+        elif (isinstance(node, ast.Name) and node.id == "PipelineOptions") or (
+            isinstance(node, ast.Attribute) and node.attr == "PipelineOptions"
+        ):
+            beam = True
+    for fn_name in typer_run:
+        if fn_name in functions:
+            typer_commands.append(functions[fn_name])
+    for fn in typer_commands:
+        flags.extend(_typer_options(fn))
+    # Beam's options read what argparse leaves over (parse_known_args) or the whole command
+    # line (no argparse at all); a strict parse_args would refuse them first.
+    uses_beam = beam and (known_args or not strict_args)
+    if uses_beam:
+        flags.extend(sorted(BEAM_STANDARD_OPTIONS))
+    if fire:
+        for param in params:
+            if param not in ("self", "cls"):
+                flags.extend((f"--{param}", f"--{param.replace('_', '-')}"))
+    return FlagFacts(tuple(dict.fromkeys(flags)), uses_beam, fire)
+
+
+def _dotted(node: ast.expr) -> str:
+    if isinstance(node, ast.Name):
+        return node.id
+    if isinstance(node, ast.Attribute):
+        inner = _dotted(node.value)
+        return f"{inner}.{node.attr}" if inner else node.attr
+    return ""
+
+
+def _call_name(call: ast.Call) -> str:
+    func = call.func
+    return func.attr if isinstance(func, ast.Attribute) else func.id if isinstance(func, ast.Name) else ""
+
+
+def _option_strings(call: ast.Call) -> list[str]:
+    found: list[str] = []
+    for arg in call.args:
+        if isinstance(arg, ast.Constant) and isinstance(arg.value, str) and arg.value.startswith("-"):
+            # click: "--cache/--no-cache" is two flags; "-v" stays one.
+            found.extend(part.strip() for part in arg.value.split("/") if part.strip().startswith("-"))
+    return found
+
+
+def _absl_flags(define: str, name: ast.expr) -> list[str]:
+    if not (isinstance(name, ast.Constant) and isinstance(name.value, str)):
+        return []
+    flags = [f"--{name.value}"]
+    if define in _ABSL_BOOLEANS:
+        flags.append(f"--no{name.value}")
+    return flags
+
+
+def _is_typer_command(decorator: ast.expr) -> bool:
+    call = decorator.func if isinstance(decorator, ast.Call) else decorator
+    return isinstance(call, ast.Attribute) and call.attr in ("command", "callback")
+
+
+def _typer_options(fn: ast.FunctionDef | ast.AsyncFunctionDef) -> list[str]:
+    """typer: a parameter with a default is an option `--name-with-dashes`; a bool also `--no-`."""
+    args = [*fn.args.args, *fn.args.kwonlyargs]
+    defaults: list[ast.expr | None] = [None] * (len(fn.args.args) - len(fn.args.defaults))
+    defaults += [*fn.args.defaults, *fn.args.kw_defaults]
+    flags: list[str] = []
+    for arg, default in zip(args, defaults, strict=True):
+        if default is None or _is_typer_argument(default):
+            continue
+        if isinstance(default, ast.Call) and any(
+            isinstance(a, ast.Constant) and isinstance(a.value, str) and a.value.startswith("-")
+            for a in default.args
+        ):
+            continue  # typer.Option("--custom"): its own strings were collected
+        option = "--" + arg.arg.replace("_", "-")
+        flags.append(option)
+        if _is_bool(arg.annotation):
+            flags.append("--no-" + arg.arg.replace("_", "-"))
+    return flags
+
+
+def _is_typer_argument(default: ast.expr) -> bool:
+    return isinstance(default, ast.Call) and _call_name(default) == "Argument"
+
+
+def _is_bool(annotation: ast.expr | None) -> bool:
+    if isinstance(annotation, ast.Name):
+        return annotation.id == "bool"
+    if isinstance(annotation, ast.Constant):
+        return annotation.value == "bool"
+    if isinstance(annotation, ast.Subscript) and _dotted(annotation.value).endswith("Annotated"):
+        first = annotation.slice.elts[0] if isinstance(annotation.slice, ast.Tuple) else annotation.slice
+        return _is_bool(first)
+    return False
