@@ -120,12 +120,26 @@ def _syntax_error(text: str, path: str) -> str:
     return ""
 
 
-def _parsed(manifest: LoadedManifest, path: str) -> PythonSource:
+def _parsed(manifest: LoadedManifest, script: Script) -> PythonSource:
     """The parsed script; a script that does not parse leaves the criterion unverified."""
     __tracebackhide__ = True
+    path = script.path
     text = _source(manifest, path)
     error = _syntax_error(text, path)
     if error:
+        env_name = environment_of(manifest.manifest, script)
+        python, version = compiler_of(manifest, env_name)
+        ours = f"{sys.version_info[0]}.{sys.version_info[1]}"
+        if python and version and version != ours:
+            try:
+                fine = compile_sources(python, _sources_of(manifest, env_name)).get(path, "") is None
+            except InterpreterError:
+                fine = False
+            if fine:  # newer syntax than the suite's own Python reads (PEP 695 on 3.13)
+                unverified(
+                    f"{path}: not verified: written for Python {version}, whose syntax the suite's "
+                    f"Python {ours} cannot read"
+                )
         unverified(f"not verified: {error} (see python_parses)")
     return parse_python(text, path)
 
@@ -168,7 +182,7 @@ def check_shell_executable(case: Case, manifest: LoadedManifest) -> None:
 def check_imports_resolve(case: Case, manifest: LoadedManifest, facts: dict[str, Any]) -> None:
     script = _script(case)
     path = script.path
-    source = _parsed(manifest, path)
+    source = _parsed(manifest, script)
     env_name = environment_of(manifest.manifest, script)
     env = run_env(manifest, env_name)
     needed = _needed_imports(source, manifest, path, env.python_path)
@@ -237,7 +251,7 @@ def check_cli_flags(case: Case, manifest: LoadedManifest, facts: dict[str, Any])
     if script.path.endswith(".sh") or script.script_kind.value == "shell":
         missing = [f for f in script.flags if not handles_flag(text, f)]
     else:
-        source = _parsed(manifest, script.path)
+        source = _parsed(manifest, script)
         flags = _defined_flags(manifest, script, source)
         facts["flags"] = [f for f in flags if f not in BEAM_STANDARD_OPTIONS]
         if source.flag_facts.uses_beam_options:

@@ -40,15 +40,35 @@ print(json.dumps([found, versions]))
 _IMPORTS_PROBE = r"""
 import importlib.machinery as im, importlib.util as iu, json, os, re, sys
 
-def folders(parts, spec):
+SUFFIXES = im.all_suffixes()
+
+def folders(parts, locations):
     # Every sys.path folder holding this package: PEP 420, pkgutil and pkg_resources
     # namespaces spread one package over several site folders.
-    locs = list(spec.submodule_search_locations or [])
+    locs = list(locations or [])
     for entry in sys.path:
         d = os.path.join(entry, *parts)
         if os.path.isdir(d) and d not in locs:
             locs.append(d)
     return locs
+
+def child(name, locations):
+    # (origin, submodule folders or None) of submodule `name` in the package folders, or None.
+    # A namespace package's origin is None. Read from the file tree: nothing is imported.
+    portions = []
+    for folder in locations:
+        base = os.path.join(folder, name)
+        if os.path.isdir(base):
+            for suffix in SUFFIXES:
+                init = os.path.join(base, "__init__" + suffix)
+                if os.path.isfile(init):
+                    return init, [base]
+            portions.append(base)
+            continue
+        for suffix in SUFFIXES:
+            if os.path.isfile(base + suffix):
+                return base + suffix, None
+    return (None, portions) if portions else None
 
 def find(dotted):
     parts = dotted.split(".")
@@ -56,20 +76,19 @@ def find(dotted):
         spec = iu.find_spec(parts[0])
     except Exception:
         return None, 0
+    if spec is None:
+        return None, 0
+    found = (spec.origin, spec.submodule_search_locations)
     for i in range(1, len(parts)):
-        if spec is None:
+        if found[1] is None:
+            return found, len(parts) - i  # a plain module: the rest are its attributes
+        found = child(parts[i], folders(parts[:i], found[1]))
+        if found is None:
             return None, 0
-        if spec.submodule_search_locations is None:
-            return spec, len(parts) - i  # a plain module: the rest are its attributes
-        try:
-            spec = im.PathFinder.find_spec(".".join(parts[: i + 1]), folders(parts[:i], spec))
-        except Exception:
-            return None, 0
-    return spec, 0
+    return found, 0
 
-def defines(spec, name):
-    origin = spec.origin or ""
-    if not origin.endswith(".py"):
+def defines(origin, name):
+    if not (origin or "").endswith(".py"):
         return True  # compiled or built in: its names cannot be read, so trusted
     try:
         with open(origin, encoding="utf-8", errors="replace") as f:
@@ -80,20 +99,18 @@ def defines(spec, name):
 
 answers = {}
 for module, name in json.loads(sys.stdin.read()):
-    spec, attrs = find(module)
+    found, attrs = find(module)
     key = module + ("." + name if name else "")
-    if spec is None:
+    if found is None:
         ok = False
     elif attrs or not name:
         ok = True
-    elif spec.submodule_search_locations is not None and im.PathFinder.find_spec(
-        key, folders(module.split("."), spec)
-    ) is not None:
+    elif found[1] is not None and child(name, folders(module.split("."), found[1])) is not None:
         ok = True
-    elif spec.origin is None or spec.origin == "namespace":
+    elif found[0] is None:
         ok = False  # a namespace package has no attributes: the name must be a submodule
     else:
-        ok = defines(spec, name)
+        ok = defines(found[0], name)
     answers[key] = ok
 print(json.dumps({"found": answers, "executable": sys.executable,
                   "version": "%d.%d.%d" % sys.version_info[:3]}))
