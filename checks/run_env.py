@@ -113,7 +113,8 @@ def base_python(version: str | None) -> str:
     return candidates[0] if candidates else ""
 
 
-_FROM_PYTHON = re.compile(r"(?im)^\s*FROM\s+(?:--\S+\s+)*(?:\S*/)?python:(3\.\d{1,2})")
+#: `FROM python:3.8-slim`, and Beam's SDK images `FROM apache/beam_python3.11_sdk:2.60.0`.
+_FROM_PYTHON = re.compile(r"(?im)^\s*FROM\s+(?:--\S+\s+)*(?:\S*/)?(?:python:|beam_python)(3\.\d{1,2})")
 _PIP_R = re.compile(r"(?:^|\s)(?:-r|--requirement)(?:\s+|=)([^\s;&|]+)")
 
 

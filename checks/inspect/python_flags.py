@@ -17,26 +17,51 @@ __all__ = ["BEAM_STANDARD_OPTIONS", "FlagFacts", "collect_flags"]
 #: `add_value_provider_argument`), click and typer.
 _OPTION_CALLS = frozenset({"add_argument", "add_value_provider_argument", "option", "Option", "argument"})
 
-#: Options Beam's own PipelineOptions classes define (apache_beam/options/pipeline_options.py:
-#: StandardOptions, GoogleCloudOptions, WorkerOptions, SetupOptions, DebugOptions, ...).
+#: Every option Beam's own PipelineOptions classes define: the add_argument calls of
+#: apache_beam/options/pipeline_options.py (apache-beam 2.60.0), read with ast. A flag outside
+#: this set and the script's own is silently ignored by Beam (it parses with parse_known_args).
 BEAM_STANDARD_OPTIONS = frozenset(
     {
-        "--runner", "--streaming", "--project", "--region", "--job_name", "--temp_location",
-        "--staging_location", "--service_account_email", "--network", "--subnetwork",
-        "--num_workers", "--max_num_workers", "--autoscaling_algorithm", "--worker_machine_type",
-        "--machine_type", "--disk_size_gb", "--worker_disk_type", "--use_public_ips",
-        "--no_use_public_ips", "--setup_file", "--requirements_file", "--extra_package",
-        "--extra_packages", "--save_main_session", "--sdk_container_image",
-        "--worker_harness_container_image", "--experiment", "--experiments",
-        "--dataflow_service_options", "--labels", "--template_location", "--update",
-        "--transform_name_mapping", "--enable_streaming_engine", "--dataflow_kms_key",
-        "--flexrs_goal", "--prebuild_sdk_container_engine", "--sdk_location", "--direct_num_workers",
-        "--direct_running_mode", "--environment_type", "--environment_config", "--job_endpoint",
-        "--impersonate_service_account", "--pickle_library", "--number_of_worker_harness_threads",
-        "--dataflow_endpoint", "--zone", "--worker_region", "--worker_zone", "--type_check_strictness",
-        "--no_pipeline_type_check", "--pipeline_type_check", "--runtime_type_check",
-        "--performance_runtime_type_check", "--allow_unsafe_triggers", "--resource_hint",
-        "--resource_hints", "--max_cache_memory_usage_mb", "--dataflow_job_file",
+        "--allow_non_deterministic_key_coders", "--allow_unsafe_triggers", "--artifact_endpoint",
+        "--artifact_port", "--artifacts_dir", "--auto_unique_labels", "--autoscaling_algorithm",
+        "--azure_connection_string", "--azure_managed_identity_client_id", "--beam_plugin",
+        "--beam_plugins", "--beam_services", "--blob_service_endpoint", "--cloud_build_machine_type",
+        "--create_from_snapshot", "--dataflow_endpoint", "--dataflow_job_file", "--dataflow_kms_key",
+        "--dataflow_service_option", "--dataflow_service_options", "--default_sdk_harness_log_level",
+        "--direct_embed_docker_python", "--direct_num_workers", "--direct_runner_bundle_repeat",
+        "--direct_running_mode", "--direct_test_splits", "--disk_size_gb", "--disk_type",
+        "--docker_registry_push_url", "--dry_run", "--enable_artifact_caching",
+        "--enable_bucket_read_metric_counter", "--enable_bucket_write_metric_counter",
+        "--enable_gcsio_blob_generation", "--enable_hot_key_logging", "--enable_streaming_engine",
+        "--environment_cache_millis", "--environment_config", "--environment_option",
+        "--environment_options", "--environment_type", "--expansion_port", "--experiment", "--experiments",
+        "--extra_package", "--extra_packages", "--flexrs_goal", "--flink_job_server_jar", "--flink_master",
+        "--flink_submit_uber_jar", "--flink_version", "--gcp_oauth_scope", "--gcp_oauth_scopes",
+        "--hdfs_full_urls", "--hdfs_host", "--hdfs_port", "--hdfs_user", "--impersonate_service_account",
+        "--job-server-timeout", "--job_endpoint", "--job_name", "--job_port", "--job_server_java_launcher",
+        "--job_server_jvm_properties", "--job_server_jvm_property", "--job_server_timeout", "--label",
+        "--labels", "--machine_type", "--max_cache_memory_usage_mb", "--max_num_workers",
+        "--max_parallelism", "--min_cpu_platform", "--network", "--no_auth",
+        "--no_direct_runner_use_stacked_bundle", "--no_gcsio_throttling_counter",
+        "--no_pipeline_type_check", "--no_use_public_ips", "--no_wait_until_finish", "--num_workers",
+        "--number_of_worker_harness_threads", "--on_success_matcher", "--output_executable_path",
+        "--parallelism", "--performance_runtime_type_check", "--pickle_library",
+        "--prebuild_sdk_container_base_image", "--prebuild_sdk_container_engine",
+        "--prism_beam_version_override", "--prism_location", "--profile_cpu", "--profile_location",
+        "--profile_memory", "--profile_sample_rate", "--project", "--pubsub_root_url", "--region",
+        "--requirements_cache", "--requirements_cache_only_sources", "--requirements_file",
+        "--resource_hint", "--resource_hints", "--runner", "--runtime_type_check", "--s3_access_key_id",
+        "--s3_api_version", "--s3_disable_ssl", "--s3_endpoint_url", "--s3_region_name",
+        "--s3_secret_access_key", "--s3_session_token", "--s3_verify", "--save_main_session",
+        "--sdk_container_image", "--sdk_harness_container_image_overrides",
+        "--sdk_harness_log_level_overrides", "--sdk_location", "--sdk_worker_parallelism",
+        "--service_account_email", "--setup_file", "--spark_job_server_jar", "--spark_master_url",
+        "--spark_rest_url", "--spark_submit_uber_jar", "--spark_version", "--staging_location",
+        "--streaming", "--subnetwork", "--temp_location", "--template_location", "--transform_name_mapping",
+        "--type_check_additional", "--type_check_strictness", "--update", "--update_compatibility_version",
+        "--use_public_ips", "--use_transform_service", "--wait_until_finish_duration", "--worker_disk_type",
+        "--worker_harness_container_image", "--worker_machine_type", "--worker_region", "--worker_zone",
+        "--zone",
     }
 )  # fmt: skip
 
