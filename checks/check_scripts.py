@@ -253,11 +253,13 @@ def check_cli_flags(case: Case, manifest: LoadedManifest, facts: dict[str, Any])
     else:
         source = _parsed(manifest, script)
         flags = _defined_flags(manifest, script, source)
-        facts["flags"] = [f for f in flags if f not in BEAM_STANDARD_OPTIONS]
+        facts["flags"] = sorted(f for f in flags if f not in BEAM_STANDARD_OPTIONS and f != "**")
         if source.flag_facts.uses_beam_options:
             facts["beam_standard_options"] = True
         if not flags and source.reads_argv:
             unverified(f"{script.path}: parses sys.argv by hand; flags cannot be verified statically")
+        if "**" in flags:
+            unverified(f"{script.path}: fire passes **kwargs on; flags cannot be verified statically")
         missing = [f for f in script.flags if f not in flags]
     if missing:
         finding(f"{script.path}: does not define {', '.join(missing)}")
@@ -274,8 +276,10 @@ def _defined_flags(manifest: LoadedManifest, script: Script, source: PythonSourc
     flags = set(source.flags)
     seen: set[Path] = set()
     queue = [(script.path, source)]
+    fields: dict[str, tuple[str, ...]] = {}
     while queue and len(seen) < _MAX_FLAG_MODULES:
         rel, current = queue.pop()
+        fields.update(current.flag_facts.class_fields)
         roots = local_roots(manifest.root, rel, python_path, current.path_additions)
         for need in current.needs:
             file = local_module_file(need, roots) if is_local_import(need, roots) else None
@@ -289,4 +293,11 @@ def _defined_flags(manifest: LoadedManifest, script: Script, source: PythonSourc
                 continue
             flags.update(module.flags)
             queue.append((module_rel, module))
+    # fire: `lambda **kwargs: main(Params(**kwargs))` accepts the fields of Params, both spellings.
+    for target in source.flag_facts.kwargs_classes:
+        if target not in fields:
+            flags.add("**")
+            continue
+        for name in fields[target]:
+            flags.update((f"--{name}", f"--{name.replace('_', '-')}"))
     return flags

@@ -20,6 +20,7 @@ import re
 import shutil
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -169,6 +170,10 @@ def _requirements_text(manifest: LoadedManifest, files: list[str]) -> tuple[str,
             text = read_text(manifest.root, rel)
         except RepoFileError as exc:
             return str(exc)
+        if os.path.basename(rel) == "pyproject.toml":
+            lines, problem = _pyproject_requirements(text, rel)
+            out.extend(lines)
+            return problem
         for raw in text.replace("\\\n", " ").splitlines():
             line = raw.split(" #", 1)[0].strip()
             if not line or line.startswith("#"):
@@ -191,6 +196,45 @@ def _requirements_text(manifest: LoadedManifest, files: list[str]) -> tuple[str,
         if problem:
             return "", problem
     return "\n".join(out) + "\n", ""
+
+
+def _pyproject_requirements(text: str, rel: str) -> tuple[list[str], str]:
+    """PEP 621 `[project].dependencies`, else Poetry's `[tool.poetry.dependencies]`."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        return [], f"{rel}: invalid TOML: {exc}"
+    project = data.get("project", {})
+    if isinstance(project, dict) and isinstance(project.get("dependencies"), list):
+        return [str(d) for d in project["dependencies"]], ""
+    poetry = data.get("tool", {}).get("poetry", {}).get("dependencies", {})
+    if not isinstance(poetry, dict) or not poetry:
+        return [], f"{rel}: declares no dependencies ([project] or [tool.poetry])"
+    lines = []
+    for name, spec in poetry.items():
+        if name == "python":
+            continue
+        version = spec.get("version", "*") if isinstance(spec, dict) else str(spec)
+        if isinstance(spec, dict) and ("path" in spec or "git" in spec or "url" in spec):
+            continue  # the repository's own code, or a source we do not fetch
+        lines.append(f"{name}{_poetry_spec(str(version))}")
+    return lines, ""
+
+
+def _poetry_spec(version: str) -> str:
+    """Poetry's `^1.2.3` / `~1.2` / `*` as a PEP 440 specifier."""
+    version = version.strip()
+    if version in ("", "*"):
+        return ""
+    if version[0] in "^~" and not version.startswith("~="):
+        parts = [int(p) if p.isdigit() else 0 for p in version[1:].split(".")]
+        if version[0] == "^":
+            first = next((i for i, p in enumerate(parts) if p), len(parts) - 1)
+        else:
+            first = min(1, len(parts) - 1) if len(parts) > 1 else 0
+        upper = [*parts[:first], parts[first] + 1]
+        return f">={version[1:]},<{'.'.join(map(str, upper))}"
+    return version if version[0] in "<>=!~" else f"=={version}"
 
 
 def _cache_root() -> Path:

@@ -281,6 +281,29 @@ SCRIPTS: list[tuple[str, str, list[str], str, int]] = [
         0o644,
     ),
     (
+        "fl/fire_model.py",
+        "",
+        ["--table_name", "--table-name", "--start_date"],
+        "import fire\nfrom params_model import Params\ndef main(p):\n    pass\n"
+        "fire.Fire(lambda **kwargs: main(Params(**kwargs)))\n",
+        0o644,
+    ),
+    (
+        "fl/fire_model_bad.py",
+        "",
+        ["--tables"],
+        "import fire\nfrom params_model import Params\ndef main(p):\n    pass\n"
+        "fire.Fire(lambda **kwargs: main(Params(**kwargs)))\n",
+        0o644,
+    ),
+    (
+        "fl/fire_opaque.py",
+        "",
+        ["--anything"],
+        "import fire\nfire.Fire(lambda **kwargs: print(**kwargs) or dict(**kwargs))\n",
+        0o644,
+    ),
+    (
         "fl/fire_cli.py",
         "",
         ["--table", "--max_rows", "--max-rows"],
@@ -313,6 +336,7 @@ PASSING = [
     ("cli_flags", "fl/typer_cli.py"),
     ("cli_flags", "fl/click_cli.py"),
     ("cli_flags", "fl/fire_cli.py"),
+    ("cli_flags", "fl/fire_model.py"),
 ]
 
 #: Broken variants: (criterion, subject, outcome, text the message must contain).
@@ -347,6 +371,8 @@ FAILING = [
     ("cli_flags", "fl/beam_strict.py", "failed", "does not define --runner"),
     ("cli_flags", "fl/imported_bad.py", "failed", "does not define --dates"),
     ("cli_flags", "fl/typer_positional.py", "failed", "does not define --table"),
+    ("cli_flags", "fl/fire_model_bad.py", "failed", "does not define --tables"),
+    ("cli_flags", "fl/fire_opaque.py", "error", "fire passes **kwargs on; flags cannot be verified"),
     ("imports_resolve", "cmp/pep695_313.py", "error", "written for Python 3.13, whose syntax the suite's"),
 ]
 
@@ -374,6 +400,8 @@ def build_idiom_repo(repo: TargetRepo) -> Path:
     repo.write("packages/featurelib/featurelib/__init__.py", "")
     repo.write("packages/featurelib/featurelib/io.py", "def read(): pass\n")
     repo.write("tools/pp/ppmod.py", "")
+    repo.write("fl/params_model.py", "from pydantic import BaseModel\nclass Params(BaseModel):\n"
+               "    table_name: str\n    start_date: str = '2019-04-01'\n")  # fmt: skip
     repo.write("fl/options.py", "import argparse\ndef build_parser():\n    p = argparse.ArgumentParser()\n"
                "    p.add_argument('--date')\n    p.add_argument('--workers')\n    return p\n")  # fmt: skip
     repo.write("envs/empty.txt", "# nothing: the pipeline needs only the standard library\n")

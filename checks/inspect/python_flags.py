@@ -77,6 +77,10 @@ class FlagFacts:
     uses_beam_options: bool = False
     #: fire.Fire exposes functions: every parameter name is a flag.
     uses_fire: bool = False
+    #: Classes a fire target builds from its `**kwargs` (`Params(**kwargs)`): their fields are flags.
+    kwargs_classes: tuple[str, ...] = ()
+    #: Annotated fields of the classes the file defines (pydantic models, dataclasses).
+    class_fields: tuple[tuple[str, tuple[str, ...]], ...] = ()
 
 
 def collect_flags(tree: ast.Module) -> FlagFacts:
@@ -89,7 +93,16 @@ def collect_flags(tree: ast.Module) -> FlagFacts:
     strict_args = False
     fire = False
     functions: dict[str, ast.FunctionDef | ast.AsyncFunctionDef] = {}
+    kwargs_classes: list[str] = []
+    class_fields: list[tuple[str, tuple[str, ...]]] = []
     for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef):
+            fields = tuple(
+                n.target.id
+                for n in node.body
+                if isinstance(n, ast.AnnAssign) and isinstance(n.target, ast.Name)
+            )
+            class_fields.append((node.name, fields))
         if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
             functions[node.name] = node
             params.extend(a.arg for a in (*node.args.posonlyargs, *node.args.args, *node.args.kwonlyargs))
@@ -107,6 +120,9 @@ def collect_flags(tree: ast.Module) -> FlagFacts:
                 strict_args = True
             elif name == "Fire":
                 fire = True
+                if node.args and isinstance(node.args[0], ast.Lambda):
+                    params.extend(a.arg for a in node.args[0].args.args)
+                    kwargs_classes.extend(_kwargs_targets(node.args[0]))
             elif name == "run" and _dotted(node.func) == "typer.run" and node.args:
                 arg = node.args[0]
                 if isinstance(arg, ast.Name):
@@ -129,7 +145,27 @@ def collect_flags(tree: ast.Module) -> FlagFacts:
         for param in params:
             if param not in ("self", "cls"):
                 flags.extend((f"--{param}", f"--{param.replace('_', '-')}"))
-    return FlagFacts(tuple(dict.fromkeys(flags)), uses_beam, fire)
+    return FlagFacts(
+        tuple(dict.fromkeys(flags)),
+        uses_beam,
+        fire,
+        tuple(dict.fromkeys(kwargs_classes)),
+        tuple(class_fields),
+    )
+
+
+def _kwargs_targets(fn: ast.Lambda) -> list[str]:
+    """Callables a fire lambda hands its `**kwargs` to: `lambda **kw: main(Params(**kw))` -> Params."""
+    kwarg = fn.args.kwarg
+    if kwarg is None:
+        return []
+    found: list[str] = []
+    for node in ast.walk(fn.body):
+        if isinstance(node, ast.Call) and any(
+            k.arg is None and isinstance(k.value, ast.Name) and k.value.id == kwarg.arg for k in node.keywords
+        ):
+            found.append(_call_name(node))
+    return found or ["**"]  # "**": the keywords go somewhere we cannot follow
 
 
 def _dotted(node: ast.expr) -> str:
