@@ -13,8 +13,8 @@ import pytest
 from checks.cases import Case
 from checks.findings import finding, unverified
 from checks.inspect.files import RepoFileError, read_text, resolve_inside
-from checks.inspect.interpreter import InterpreterError, compile_sources, probe_imports
-from checks.inspect.python_flags import BEAM_STANDARD_OPTIONS
+from checks.inspect.interpreter import InterpreterError, compile_sources, package_folder, probe_imports
+from checks.inspect.python_flags import BEAM_STANDARD_OPTIONS, option_strings_in
 from checks.inspect.python_source import (
     ImportNeed,
     PythonSource,
@@ -265,6 +265,21 @@ def check_cli_flags(case: Case, manifest: LoadedManifest, facts: dict[str, Any])
         finding(f"{script.path}: does not define {', '.join(missing)}")
 
 
+@functools.cache
+def _beam_options(manifest: LoadedManifest, env_name: str) -> frozenset[str]:
+    """The options the environment's own apache_beam defines (a newer Beam adds some); empty
+    when it cannot be read, leaving the built-in list."""
+    env = run_env(manifest, env_name)
+    folder = package_folder(env.python, "apache_beam") if env.python else None
+    if folder is None:
+        return frozenset()
+    try:
+        text = Path(folder, "options", "pipeline_options.py").read_text(encoding="utf-8", errors="replace")
+    except OSError:
+        return frozenset()
+    return option_strings_in(text)
+
+
 #: How many of the repository's own modules a script's flags are followed into.
 _MAX_FLAG_MODULES = 20
 
@@ -293,6 +308,8 @@ def _defined_flags(manifest: LoadedManifest, script: Script, source: PythonSourc
                 continue
             flags.update(module.flags)
             queue.append((module_rel, module))
+    if any(f in flags for f in ("--runner", "--temp_location")) and source.flag_facts.uses_beam_options:
+        flags.update(_beam_options(manifest, env_name))
     # fire: `lambda **kwargs: main(Params(**kwargs))` accepts the fields of Params, both spellings.
     for target in source.flag_facts.kwargs_classes:
         if target not in fields:

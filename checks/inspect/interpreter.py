@@ -16,7 +16,7 @@ import subprocess
 import sys
 from functools import cache
 
-__all__ = ["InterpreterError", "compile_sources", "probe", "probe_imports"]
+__all__ = ["InterpreterError", "compile_sources", "package_folder", "probe", "probe_imports"]
 
 _PROBE = r"""
 import importlib.metadata as md, importlib.util as iu, json, sys
@@ -184,3 +184,21 @@ def compile_sources(
     """
     answer = json.loads(_run(python, _COMPILE, json.dumps(dict(sources)), timeout=120))
     return {path: (err[0], err[1]) if err else None for path, err in answer["errors"].items()}
+
+
+_PACKAGE_FOLDER = r"""
+import importlib.util as iu, json, sys
+spec = iu.find_spec(sys.stdin.read().strip())
+locations = list(spec.submodule_search_locations or []) if spec is not None else []
+print(json.dumps(locations[0] if locations else None))
+"""
+
+
+@cache
+def package_folder(python: str, package: str) -> str | None:
+    """Where a top-level package of `python` lives (found, not imported), or None."""
+    try:
+        found = json.loads(_run(python, _PACKAGE_FOLDER, package))
+    except (InterpreterError, ValueError):
+        return None
+    return found if isinstance(found, str) else None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import ast
 from dataclasses import dataclass
 
-__all__ = ["BEAM_STANDARD_OPTIONS", "FlagFacts", "collect_flags"]
+__all__ = ["BEAM_STANDARD_OPTIONS", "FlagFacts", "collect_flags", "option_strings_in"]
 
 #: Call names whose string arguments starting with "-" are options: argparse (and Beam's
 #: `add_value_provider_argument`), click and typer.
@@ -152,6 +152,20 @@ def collect_flags(tree: ast.Module) -> FlagFacts:
         tuple(dict.fromkeys(kwargs_classes)),
         tuple(class_fields),
     )
+
+
+def option_strings_in(text: str) -> frozenset[str]:
+    """Every option string a module's add_argument calls define (used on Beam's own options file
+    in the pipeline's environment, so its version's options count). Parsed, never imported."""
+    try:
+        tree = ast.parse(text)
+    except (SyntaxError, ValueError, RecursionError, MemoryError):
+        return frozenset()
+    found: set[str] = set()
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Call) and _call_name(node) in ("add_argument", "add_value_provider_argument"):
+            found.update(_option_strings(node))
+    return frozenset(found)
 
 
 def _kwargs_targets(fn: ast.Lambda) -> list[str]:
