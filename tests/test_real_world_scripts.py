@@ -31,6 +31,10 @@ name = "empty"
 requirements = ["envs/empty.txt"]
 
 [[environments]]
+name = "pep621"
+requirements = ["envs/pep621/pyproject.toml"]
+
+[[environments]]
 name = "unreachable"
 requirements = ["envs/unreachable.txt"]
 
@@ -212,6 +216,27 @@ SCRIPTS: list[tuple[str, str, list[str], str, int]] = [
         """,
         0o644,
     ),
+    # dataflow-solution-guides: PipelineOptions() reads the command line itself; the job's own
+    # options live in a subclass in the pipeline's package; Beam ignores unknown flags silently.
+    (
+        "beam/main.py",
+        "",
+        ["--transactions_topic", "--runner", "--max_num_workers", "--no_use_public_ips", "--machine_type"],
+        "from apache_beam.options.pipeline_options import PipelineOptions\n"
+        "from job_pipeline.options import JobOptions\n"
+        "options = PipelineOptions().view_as(JobOptions)\n",
+        0o644,
+    ),
+    (
+        "beam/main_typos.py",
+        "",
+        ["--max_workers", "--no_use_public_ip"],
+        "from apache_beam.options.pipeline_options import PipelineOptions\n"
+        "from job_pipeline.options import JobOptions\n"
+        "options = PipelineOptions().view_as(JobOptions)\n",
+        0o644,
+    ),
+    ("imp/pep621_env.py", "pep621", [], "import packaging\n", 0o644),
     (
         "fl/imported_ok.py",
         "",
@@ -337,6 +362,7 @@ PASSING = [
     ("cli_flags", "fl/click_cli.py"),
     ("cli_flags", "fl/fire_cli.py"),
     ("cli_flags", "fl/fire_model.py"),
+    ("cli_flags", "beam/main.py"),
 ]
 
 #: Broken variants: (criterion, subject, outcome, text the message must contain).
@@ -372,6 +398,8 @@ FAILING = [
     ("cli_flags", "fl/imported_bad.py", "failed", "does not define --dates"),
     ("cli_flags", "fl/typer_positional.py", "failed", "does not define --table"),
     ("cli_flags", "fl/fire_model_bad.py", "failed", "does not define --tables"),
+    ("cli_flags", "beam/main_typos.py", "failed", "does not define --max_workers, --no_use_public_ip"),
+    ("imports_resolve", "imp/pep621_env.py", "failed", "run environment 'pep621' ("),
     ("cli_flags", "fl/fire_opaque.py", "error", "fire passes **kwargs on; flags cannot be verified"),
     ("imports_resolve", "cmp/pep695_313.py", "error", "written for Python 3.13, whose syntax the suite's"),
 ]
@@ -405,6 +433,11 @@ def build_idiom_repo(repo: TargetRepo) -> Path:
     repo.write("fl/options.py", "import argparse\ndef build_parser():\n    p = argparse.ArgumentParser()\n"
                "    p.add_argument('--date')\n    p.add_argument('--workers')\n    return p\n")  # fmt: skip
     repo.write("envs/empty.txt", "# nothing: the pipeline needs only the standard library\n")
+    repo.write("envs/pep621/pyproject.toml", "[project]\nname = 'job'\ndependencies = []\n")
+    repo.write("beam/job_pipeline/__init__.py", "")
+    repo.write("beam/job_pipeline/options.py", "from apache_beam.options.pipeline_options import PipelineOptions\n"
+               "class JobOptions(PipelineOptions):\n    @classmethod\n    def _add_argparse_args(cls, parser):\n"
+               "        parser.add_argument('--transactions_topic')\n")  # fmt: skip
     repo.write("envs/unreachable.txt", "readiness-test-package-xyz==1.0\n")
     repo.write(
         "envs/Dockerfile.py38",
