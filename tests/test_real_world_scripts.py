@@ -552,3 +552,28 @@ def test_scripts_run_in_the_first_environment_unless_told(tmp_path: Path) -> Non
 def test_a_flag_written_with_its_value_is_normalised(tmp_path: Path) -> None:
     loaded = load_manifest(TargetRepo(tmp_path).manifest(SCRIPT + 'flags = ["--workers=8", "--workers"]\n'))
     assert loaded.manifest.scripts[0].flags == ["--workers"]
+
+
+def test_two_workers_give_the_same_results_and_build_each_environment_once(
+    idioms: AuditRun, tmp_path: Path
+) -> None:
+    manifest = build_idiom_repo(TargetRepo(tmp_path / "target"))
+    cache = tmp_path / "envs"
+    env = {
+        "READINESS_ENV_CACHE": str(cache),
+        "UV_CACHE_DIR": str(tmp_path / "uv-cache"),
+        "UV_INDEX_URL": "http://127.0.0.1:9/simple",
+        "UV_HTTP_TIMEOUT": "5",
+    }
+    parallel = run_shared(tmp_path, manifest, "-n", "2", env=env, timeout=600)
+    assert parallel.ret in (0, 1), parallel.output
+
+    def outcomes(run: AuditRun) -> dict[str, str]:
+        return {f"{c['criterion']}:{c['subject']}": c["outcome"] for c in run.json()["cases"]}
+
+    assert outcomes(parallel) == outcomes(idioms)
+    # Workers that raced for an environment share one virtualenv, keyed by what it installs:
+    # "empty" and "pep621" install nothing on the same Python (one) and py38 (py313's only
+    # script is unverified before its imports are asked, so it is never built).
+    built = [p for p in cache.iterdir() if (p / ".readiness-complete").is_file()]
+    assert len(built) == 2
