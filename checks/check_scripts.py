@@ -71,6 +71,8 @@ def check_python_parses(case: Case, manifest: LoadedManifest, facts: dict[str, A
         facts["interpreter"] = python
         error = errors.get(script.path) if script.path in errors else _compile_here(text, script.path, None)
         suffix = ""
+    elif version is None:
+        unverified(f"{script.path}: not compiled: the interpreter of environment {env_name!r} was not found")
     else:
         error = _compile_here(text, script.path, version)
         facts["interpreter"] = f"none: checked by Python {sys.version_info[0]}.{sys.version_info[1]}"

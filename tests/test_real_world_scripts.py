@@ -35,6 +35,10 @@ name = "pep621"
 requirements = ["envs/pep621/pyproject.toml"]
 
 [[environments]]
+name = "ghost"
+python = "/opt/nowhere/bin/python3"
+
+[[environments]]
 name = "unreachable"
 requirements = ["envs/unreachable.txt"]
 
@@ -237,6 +241,7 @@ SCRIPTS: list[tuple[str, str, list[str], str, int]] = [
         0o644,
     ),
     ("imp/pep621_env.py", "pep621", [], "import packaging\n", 0o644),
+    ("imp/ghost.py", "ghost", [], "import json\n", 0o644),
     (
         "fl/imported_ok.py",
         "",
@@ -400,6 +405,8 @@ FAILING = [
     ("cli_flags", "fl/fire_model_bad.py", "failed", "does not define --tables"),
     ("cli_flags", "beam/main_typos.py", "failed", "does not define --max_workers, --no_use_public_ip"),
     ("imports_resolve", "imp/pep621_env.py", "failed", "run environment 'pep621' ("),
+    ("imports_resolve", "imp/ghost.py", "error", "interpreter '/opt/nowhere/bin/python3' not found"),
+    ("python_parses", "imp/ghost.py", "error", "the interpreter of environment 'ghost' was not found"),
     ("cli_flags", "fl/fire_opaque.py", "error", "fire passes **kwargs on; flags cannot be verified"),
     ("imports_resolve", "cmp/pep695_313.py", "error", "written for Python 3.13, whose syntax the suite's"),
 ]
