@@ -310,7 +310,7 @@ def _defined_flags(manifest: LoadedManifest, script: Script, source: PythonSourc
                 continue
             flags.update(module.flags)
             queue.append((module_rel, module))
-    if any(f in flags for f in ("--runner", "--temp_location")) and source.flag_facts.uses_beam_options:
+    if "--runner" in flags and "--temp_location" in flags:  # some file hands arguments to Beam
         flags.update(_beam_options(manifest, env_name))
     # fire: `lambda **kwargs: main(Params(**kwargs))` accepts the fields of Params, both spellings.
     for target in source.flag_facts.kwargs_classes:
