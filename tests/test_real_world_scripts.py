@@ -240,6 +240,22 @@ SCRIPTS: list[tuple[str, str, list[str], str, int]] = [
         "options = PipelineOptions().view_as(JobOptions)\n",
         0o644,
     ),
+    # HTTPArchive/data-pipeline: the runner script only calls a module that builds the parser,
+    # parses known args and hands the rest to PipelineOptions.
+    (
+        "beam/run_all.py",
+        "",
+        ["--input_file", "--runner", "--temp_location", "--worker_disk_type", "--setup_file"],
+        "from jobs import import_all\nimport_all.create_pipeline().run()\n",
+        0o644,
+    ),
+    (
+        "beam/run_all_dead_flag.py",
+        "",
+        ["--noauth_local_webserver"],
+        "from jobs import import_all\nimport_all.create_pipeline().run()\n",
+        0o644,
+    ),
     ("imp/pep621_env.py", "pep621", [], "import packaging\n", 0o644),
     ("imp/ghost.py", "ghost", [], "import json\n", 0o644),
     (
@@ -368,6 +384,7 @@ PASSING = [
     ("cli_flags", "fl/fire_cli.py"),
     ("cli_flags", "fl/fire_model.py"),
     ("cli_flags", "beam/main.py"),
+    ("cli_flags", "beam/run_all.py"),
 ]
 
 #: Broken variants: (criterion, subject, outcome, text the message must contain).
@@ -405,6 +422,7 @@ FAILING = [
     ("cli_flags", "fl/fire_model_bad.py", "failed", "does not define --tables"),
     ("cli_flags", "beam/main_typos.py", "failed", "does not define --max_workers, --no_use_public_ip"),
     ("imports_resolve", "imp/pep621_env.py", "failed", "run environment 'pep621' ("),
+    ("cli_flags", "beam/run_all_dead_flag.py", "failed", "does not define --noauth_local_webserver"),
     ("imports_resolve", "imp/ghost.py", "error", "interpreter '/opt/nowhere/bin/python3' not found"),
     ("python_parses", "imp/ghost.py", "error", "the interpreter of environment 'ghost' was not found"),
     ("cli_flags", "fl/fire_opaque.py", "error", "fire passes **kwargs on; flags cannot be verified"),
@@ -441,6 +459,10 @@ def build_idiom_repo(repo: TargetRepo) -> Path:
                "    p.add_argument('--date')\n    p.add_argument('--workers')\n    return p\n")  # fmt: skip
     repo.write("envs/empty.txt", "# nothing: the pipeline needs only the standard library\n")
     repo.write("envs/pep621/pyproject.toml", "[project]\nname = 'job'\ndependencies = []\n")
+    repo.write("beam/jobs/import_all.py", "import argparse\nfrom apache_beam.options.pipeline_options import "
+               "PipelineOptions\ndef create_pipeline(argv=None):\n    parser = argparse.ArgumentParser()\n"
+               "    parser.add_argument('--input_file')\n    known, rest = parser.parse_known_args(argv)\n"
+               "    return PipelineOptions(rest)\n")  # fmt: skip
     repo.write("beam/job_pipeline/__init__.py", "")
     repo.write("beam/job_pipeline/options.py", "from apache_beam.options.pipeline_options import PipelineOptions\n"
                "class JobOptions(PipelineOptions):\n    @classmethod\n    def _add_argparse_args(cls, parser):\n"
