@@ -81,6 +81,8 @@ def check_python_parses(case: Case, manifest: LoadedManifest, facts: dict[str, A
         )
     if error is not None:
         line, message = error
+        if line is None and "\0" in text:  # "cannot contain null bytes" comes without a line
+            line = text.count("\n", 0, text.find("\0")) + 1
         finding(f"{script.path}:{line or 1}: syntax error: {message}{suffix}")
 
 

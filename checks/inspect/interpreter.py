@@ -125,8 +125,11 @@ for path, text in json.loads(sys.stdin.read()).items():
         out[path] = None
     except SyntaxError as e:
         out[path] = [e.lineno, e.msg]
-    except (ValueError, RecursionError, MemoryError) as e:
-        out[path] = [None, str(e) or type(e).__name__]
+    except (RecursionError, MemoryError):
+        # How CPython's parser reports nesting too deep for it (3.11: an empty MemoryError).
+        out[path] = [None, "nested too deeply for the Python parser (line not known)"]
+    except ValueError as e:
+        out[path] = [None, str(e)]
 print(json.dumps({"errors": out, "version": "%d.%d.%d" % sys.version_info[:3]}))
 """
 
