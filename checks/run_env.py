@@ -63,7 +63,7 @@ def run_env(manifest: LoadedManifest, name: str) -> RunEnv:
         project = manifest.manifest.project
         assert name == DEFAULT_ENVIRONMENT, name  # the manifest validated every reference
         python = _which(project.python) if project.python else sys.executable
-        problem = "" if python else f"interpreter {project.python!r} (project.python) not found"
+        problem = "" if python else f"interpreter {project.python!r} not found (project.python)"
         return RunEnv(name, python, problem, python, None, tuple(project.python_path))
     version = spec.python_version or _dockerfile_version(manifest, spec)
     compiler = _which(spec.python) if spec.python else base_python(version)
