@@ -41,8 +41,9 @@ def start_problem(path: str, text: str) -> str | None:
     first = text.split("\n", 1)[0]
     if not first.startswith("#!"):
         return (
-            f"{path}: no shebang line (e.g. #!/usr/bin/env bash): run as ./{os.path.basename(path)} "
-            "it fails with 'Exec format error' outside an interactive shell"
+            f"{path}: no shebang line (e.g. #!/usr/bin/env bash): ./{os.path.basename(path)} runs in "
+            "whatever shell calls it, and fails with 'Exec format error' when started by a program "
+            "(subprocess, a container's CMD, a Cloud Build step)"
         )
     if first.endswith("\r"):
         return (
