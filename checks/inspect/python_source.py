@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ast
+import functools
 import posixpath
 import sys
 from dataclasses import dataclass, field
@@ -352,7 +353,10 @@ def local_roots(
     return result
 
 
-def _installed_projects(root: Path) -> list[Path]:
+@functools.cache
+def _installed_projects(root: Path) -> tuple[Path, ...]:
+    """Folders holding a project the repo installs itself; walked once per root and process
+    (every script of a 200-script inventory asks)."""
     projects: list[Path] = []
     stack = [(root, 0)]
     while stack:
@@ -373,7 +377,7 @@ def _installed_projects(root: Path) -> list[Path]:
                 and c.name not in _SKIP_DIRS
                 and not c.name.startswith(".")
             )
-    return projects
+    return tuple(projects)
 
 
 def is_local_import(need: ImportNeed, roots: list[Path]) -> bool:
