@@ -28,6 +28,7 @@ from pydantic import (
 from checks.criteria import CRITERIA, SubjectKind
 from checks.inspect.discovery import DEFAULT_EXCLUDE
 from checks.manifest_base import AuditedItem, Blocker, StrictModel
+from checks.manifest_env import DEFAULT_ENVIRONMENT, Environment, relative_path
 from checks.manifest_gcp import (
     Api,
     Bucket,
@@ -48,6 +49,7 @@ __all__ = [
     "Blocker",
     "Category",
     "Discovery",
+    "Environment",
     "History",
     "LoadedManifest",
     "Manifest",
@@ -62,6 +64,7 @@ __all__ = [
     "ScriptKind",
     "Tool",
     "Waiver",
+    "environment_of",
     "load_manifest",
 ]
 
@@ -108,8 +111,13 @@ class Project(StrictModel):
     root: str = "."
     #: The phase under audit (`--phase` overrides).
     phase: str
-    #: Interpreter that will run the scripts; imports and packages are checked there.
+    #: Interpreter that will run the scripts; imports and packages are checked there. It is the
+    #: interpreter of the default environment when `[[environments]]` declares none.
     python: str | None = None
+    #: PYTHONPATH folders of that default environment ("src", "."), relative to the target root.
+    python_path: list[str] = []
+    #: The environment of scripts that name none (default: the first `[[environments]]`).
+    environment: str | None = None
     #: Requirements files of the target, relative to its root.
     requirements: list[str] = []
 
@@ -135,6 +143,8 @@ class Script(AuditedItem):
     create_hours: float = Field(default=0, ge=0)
     #: Docker build context for a Dockerfile, relative to the target root (default: its folder).
     context: str | None = None
+    #: The `[[environments]]` entry that runs this script (default: `project.environment`).
+    environment: str | None = None
 
     @field_validator("path", "context")
     @classmethod
@@ -156,7 +166,8 @@ class Script(AuditedItem):
         for flag in value:
             if not flag.startswith("-") or " " in flag:
                 raise ValueError(f"flag {flag!r} must look like '--name'")
-        return value
+        # "--workers=8" is how a runbook writes it; the script must define --workers.
+        return list(dict.fromkeys(flag.split("=", 1)[0] for flag in value))
 
     @model_validator(mode="after")
     def _known_kind(self) -> Self:
@@ -305,6 +316,7 @@ class Manifest(StrictModel):
     scripts: list[Script] = []
     packages: list[Package] = []
     tools: list[Tool] = []
+    environments: list[Environment] = []
     criteria: dict[str, CriterionSettings] = {}
     owners: Owners = Owners()
     waivers: list[Waiver] = []
@@ -358,6 +370,7 @@ class Manifest(StrictModel):
                     raise ValueError(
                         f"datasets[{index}] {dataset.id!r}.mandates: unknown mandate {mandate!r}"
                     )
+        _environment_references(self)
         for crit_id in self.criteria:
             if crit_id not in CRITERIA:
                 raise ValueError(
@@ -372,6 +385,25 @@ class Manifest(StrictModel):
         raise KeyError(phase_id)
 
 
+def _environment_references(manifest: Manifest) -> None:
+    names = [e.name for e in manifest.environments]
+    _no_duplicates("environments", names)
+    known = names or [DEFAULT_ENVIRONMENT]
+    if manifest.project.environment is not None and manifest.project.environment not in known:
+        raise ValueError(
+            f"project.environment: unknown environment {manifest.project.environment!r} "
+            f"(declared: {', '.join(known)})"
+        )
+    for index, script in enumerate(manifest.scripts):
+        if script.environment is not None and script.environment not in known:
+            raise ValueError(
+                f"scripts[{index}] {script.path!r}.environment: unknown environment "
+                f"{script.environment!r} (declared: {', '.join(known)})"
+            )
+    for path in manifest.project.python_path:
+        relative_path(path)
+
+
 def _subject(item: AuditedItem) -> str:
     return str(getattr(item, "subject", ""))
 
@@ -382,6 +414,15 @@ def _no_duplicates(section: str, keys: list[str]) -> None:
         if key in seen:
             raise ValueError(f"{section}: duplicate entry {key!r}")
         seen.add(key)
+
+
+def environment_of(manifest: Manifest, script: Script) -> str:
+    """The name of the environment that runs `script`."""
+    if script.environment is not None:
+        return script.environment
+    if manifest.project.environment is not None:
+        return manifest.project.environment
+    return manifest.environments[0].name if manifest.environments else DEFAULT_ENVIRONMENT
 
 
 class LoadedManifest:

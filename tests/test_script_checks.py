@@ -285,7 +285,7 @@ FAILING = [
         "imports_resolve",
         "py/missing_import.py",
         "failed",
-        "py/missing_import.py: imports not found in the run environment: nonexistent_mod_xyz.sub",
+        "py/missing_import.py: imports not found in the run environment 'default' (",
     ),
     ("cli_flags", "py/missing_flag.py", "failed", "py/missing_flag.py: does not define --workers"),
     ("cli_flags", "sh/noexec.sh", "failed", "sh/noexec.sh: does not define --workers"),
@@ -351,7 +351,7 @@ def test_imports_ignore_stdlib_and_local_modules(mixed: AuditRun) -> None:
 def test_only_the_missing_module_is_named(mixed: AuditRun) -> None:
     case = mixed.case("imports_resolve", "py/missing_import.py")
     assert case["facts"]["imports"] == ["nonexistent_mod_xyz.sub"]  # `import os` is not asked about
-    assert case["message"].endswith("run environment: nonexistent_mod_xyz.sub")
+    assert case["message"].endswith("/bin/python): nonexistent_mod_xyz.sub")
 
 
 def test_stage_copies_are_not_repository_files(mixed: AuditRun) -> None:
