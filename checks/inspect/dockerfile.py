@@ -221,7 +221,9 @@ def _copy(ins: Instruction, values: dict[str, str], workdir: str) -> Copy:
     heredoc = bool(ins.heredocs)
     dest_raw = paths[-1] if paths else "."
     dest = _substitute(dest_raw, values) or dest_raw
-    dest_abs = posixpath.join(workdir, dest) + ("/" if dest.endswith("/") else "")
+    dest_abs = posixpath.normpath(posixpath.join(workdir, dest)) + (
+        "/" if dest in (".", "./") or dest.endswith(("/", "/.")) else ""
+    )
     sources: list[str] = []
     unresolved: list[str] = []
     for src in paths[:-1]:
