@@ -13,7 +13,7 @@ from checks.cases import Case
 from checks.findings import finding, unverified
 from checks.inspect.interpreter import InterpreterError, probe
 from checks.inspect.requirements import python_version_of, read_requirements, requirement_files
-from checks.inspect.tools import ToolError, tool_version
+from checks.inspect.tools import ToolMissing, VersionUnreadable, tool_version
 from checks.manifest import LoadedManifest, Package, Tool
 
 
@@ -98,10 +98,14 @@ def _pinned_version(url: str | None, specifier: SpecifierSet) -> str | None:
 def check_tool_available(case: Case, facts: dict[str, Any]) -> None:
     tool = case.item
     assert isinstance(tool, Tool)
+    # Unset, each known tool's own version command (bq: `bq version`); set, the manifest's.
+    configured = tool.version_args if "version_args" in tool.model_fields_set else None
     try:
-        path, version = tool_version(tool.name, tool.version_args)
-    except ToolError as exc:
+        path, version = tool_version(tool.name, configured)
+    except ToolMissing as exc:
         finding(str(exc))
+    except VersionUnreadable as exc:
+        unverified(f"version not verified: {exc}")
     facts["version"] = str(version)
     facts["path"] = path
     if tool.min_version and version < Version(tool.min_version):
