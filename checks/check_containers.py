@@ -4,13 +4,15 @@ configs parse and build an existing Dockerfile."""
 from __future__ import annotations
 
 import posixpath
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import pytest
 
 from checks.cases import Case
-from checks.findings import finding
-from checks.inspect.build_steps import docker_builds, workspace_copies
+from checks.findings import finding, unverified
+from checks.inspect.build_steps import DockerBuild, Produced, docker_builds, produced_paths
 from checks.inspect.cloudbuild import CloudBuildError, load_cloudbuild
 from checks.inspect.dockerfile import Stage, final_stage_chain, parse_dockerfile, parse_stages, start_command
 from checks.inspect.dockerignore import load_dockerignore
@@ -41,13 +43,11 @@ def _source_root(script: Script) -> str:
     return script.context if script.context is not None else posixpath.dirname(script.path) or "."
 
 
-def _in_context(
-    manifest: LoadedManifest, context: str, src: str, produced: frozenset[str] = frozenset()
-) -> bool:
+def _in_context(manifest: LoadedManifest, context: str, src: str, present: Callable[[str], bool]) -> bool:
     rel = posixpath.normpath(posixpath.join(context, src.lstrip("/")))
     if rel == ".." or rel.startswith("../"):
         return False
-    if rel in produced:
+    if present(rel):
         return True
     if any(ch in src for ch in "*?["):
         return any((manifest.root / context).glob(src.lstrip("/")))
@@ -55,37 +55,59 @@ def _in_context(
     return target.is_relative_to(manifest.root) and target.exists()
 
 
-def _source_findings(
+def _nothing(_: str) -> bool:
+    return False
+
+
+@dataclass
+class _Sources:
+    copied: list[str] = field(default_factory=list)
+    missing: list[str] = field(default_factory=list)
+    #: Missing, but named by an ARG default that a --build-arg may replace.
+    missing_arg: list[str] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+
+
+def _sources(
     manifest: LoadedManifest,
     dockerfile: str,
     context: str,
-    produced: frozenset[str] = frozenset(),
-) -> tuple[list[str], list[str], list[str]]:
-    """(sources, missing, ignored) of a Dockerfile's COPY/ADD from `context`, as messages."""
-    stages = parse_stages(parse_dockerfile(_text(manifest, dockerfile)))
+    present: Callable[[str], bool] = _nothing,
+    build_args: dict[str, str] | None = None,
+) -> _Sources:
+    """A Dockerfile's COPY/ADD sources from `context`, sorted by what is wrong with them."""
+    stages = parse_stages(parse_dockerfile(_text(manifest, dockerfile)), build_args)
     ignore = load_dockerignore(manifest.root, context, dockerfile)
-    sources, missing, ignored = [], [], []
+    out = _Sources()
     for copy in (c for stage in stages for c in stage.copies):
         for src in copy.sources:
-            sources.append(src)
-            if not _in_context(manifest, context, src, produced):
-                missing.append(f"{src} (line {copy.line})")
+            out.copied.append(src)
+            if not _in_context(manifest, context, src, present):
+                (out.missing_arg if src in copy.from_arg else out.missing).append(f"{src} (line {copy.line})")
             elif ignore is not None and (pattern := ignore.excludes(src)) is not None:
-                ignored.append(f"{src} (line {copy.line}, by {ignore.file}: {pattern})")
-    return sources, missing, ignored
+                out.ignored.append(f"{src} (line {copy.line}, by {ignore.file}: {pattern})")
+    return out
 
 
 @pytest.mark.criterion("docker_sources")
 def check_docker_sources(case: Case, manifest: LoadedManifest, facts: dict[str, Any]) -> None:
     script = _script(case)
     context = _context(script)
-    sources, missing, ignored = _source_findings(manifest, script.path, context)
-    facts["copies"] = sources
-    if missing:
-        finding(f"{script.path}: COPY/ADD sources missing from context {context!r}: {', '.join(missing)}")
-    if ignored:
+    found = _sources(manifest, script.path, context)
+    facts["copies"] = found.copied
+    if found.missing:
         finding(
-            f"{script.path}: COPY/ADD sources excluded from the build by .dockerignore: {', '.join(ignored)}"
+            f"{script.path}: COPY/ADD sources missing from context {context!r}: {', '.join(found.missing)}"
+        )
+    if found.ignored:
+        finding(
+            f"{script.path}: COPY/ADD sources excluded from the build by .dockerignore: {', '.join(found.ignored)}"
+        )
+    if found.missing_arg:
+        # `ARG JAR_FILE=MUST_BE_SET` + `COPY ${JAR_FILE}`: the build that passes --build-arg decides.
+        unverified(
+            f"{script.path}: COPY/ADD sources depend on a build argument whose default is not in context "
+            f"{context!r}: {', '.join(found.missing_arg)}; declare the Cloud Build config that builds it"
         )
 
 
@@ -188,34 +210,65 @@ def check_cloudbuild_dockerfile(case: Case, manifest: LoadedManifest, facts: dic
         config = load_cloudbuild(_text(manifest, script.path))
     except CloudBuildError as exc:
         finding(f"{script.path}: {exc}")
-    root = _source_root(script)
-    builds = docker_builds(config)
-    facts["source_root"] = root
-    facts["dockerfiles"] = [
-        posixpath.normpath(posixpath.join(root, b.dockerfile)) for b in builds if b.dockerfile
-    ]
+    builds = [b for b in docker_builds(config) if b.dockerfile and "$" not in b.dockerfile + b.context]
     if not builds:
         facts["builds"] = "no image (no docker build step)"
         return
-    copies = workspace_copies(config)
+    produced, builders = produced_paths(config)
+    root = _source_root(script)
+
+    # Paths that resolve from the repository root only: the config is built by a trigger (or
+    # submitted from the root), whose source is the whole repository.
+    def resolves(base: str) -> bool:
+        return all(_dockerfile_present(manifest, base, b, produced) for b in builds)
+
+    if script.context is None and root != "." and not resolves(root) and resolves("."):
+        root = "."
+    facts["source_root"] = root
+    assert all(b.dockerfile for b in builds)
+    facts["dockerfiles"] = [posixpath.normpath(posixpath.join(root, str(b.dockerfile))) for b in builds]
     missing: list[str] = []
-    sources: list[str] = []
+    absent: list[str] = []
+    left: list[str] = []
     for build in builds:
-        # A file an earlier step fetched into /workspace is there when this step runs.
-        produced = frozenset(posixpath.normpath(posixpath.join(root, p)) for i, p in copies if i < build.step)
-        if build.dockerfile is None or "$" in build.dockerfile or "$" in build.context:
-            continue  # stdin or an unset substitution: nothing to look up
-        dockerfile = posixpath.normpath(posixpath.join(root, build.dockerfile))
+        present = _present_before(root, build.step, produced)
+        dockerfile = posixpath.normpath(posixpath.join(root, str(build.dockerfile)))
         context = posixpath.normpath(posixpath.join(root, build.context))
-        if dockerfile in produced:
-            continue
+        if present(dockerfile):
+            continue  # written by an earlier step: not readable here
         if not (manifest.root / dockerfile).is_file():
             missing.append(f"steps[{build.step}]: {dockerfile}")
             continue
-        _, absent, ignored = _source_findings(manifest, dockerfile, context, produced)
-        sources += [f"steps[{build.step}]: {dockerfile}: {m}" for m in absent]
-        sources += [f"steps[{build.step}]: {dockerfile}: excluded: {m}" for m in ignored]
+        found = _sources(manifest, dockerfile, context, present, build.build_args)
+        unknown = [f"steps[{build.step}]: {dockerfile}: {m}" for m in found.missing + found.missing_arg]
+        # A gradle or npm step before the build may have made them: not knowable from here.
+        (left if any(i <= build.step for i in builders) else absent).extend(unknown)
+        absent += [f"steps[{build.step}]: {dockerfile}: excluded: {m}" for m in found.ignored]
+    if left:
+        facts["sources left to earlier build steps"] = left
     if missing:
         finding(f"{script.path}: Dockerfile not found: {', '.join(missing)} (source root {root!r})")
-    if sources:
-        finding(f"{script.path}: COPY/ADD sources missing from the build's context: {', '.join(sources)}")
+    if absent:
+        finding(f"{script.path}: COPY/ADD sources missing from the build's context: {', '.join(absent)}")
+
+
+def _present_before(root: str, step: int, produced: list[Produced]) -> Callable[[str], bool]:
+    """Whether a path (relative to the target root) was put there by a step up to `step`."""
+    files = {
+        posixpath.normpath(posixpath.join(root, p.path)) for p in produced if p.step <= step and not p.folder
+    }
+    folders = [
+        posixpath.normpath(posixpath.join(root, p.path)) for p in produced if p.step <= step and p.folder
+    ]
+
+    def present(path: str) -> bool:
+        return path in files or any(path == f or path.startswith(f + "/") for f in folders)
+
+    return present
+
+
+def _dockerfile_present(
+    manifest: LoadedManifest, root: str, build: DockerBuild, produced: list[Produced]
+) -> bool:
+    path = posixpath.normpath(posixpath.join(root, str(build.dockerfile)))
+    return _present_before(root, build.step, produced)(path) or (manifest.root / path).is_file()

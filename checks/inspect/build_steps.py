@@ -13,7 +13,7 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-__all__ = ["DockerBuild", "docker_builds", "workspace_copies"]
+__all__ = ["DockerBuild", "Produced", "docker_builds", "produced_paths"]
 
 #: `docker build` options that take no value (every other option takes the next word).
 _FLAGS = frozenset(
@@ -33,6 +33,18 @@ class DockerBuild:
     context: str
     #: The command as written, for messages.
     command: str
+    #: `--build-arg NAME=VALUE` values (they replace the Dockerfile's ARG defaults).
+    build_args: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True)
+class Produced:
+    """A path a step puts into the workspace, relative to the source root."""
+
+    step: int
+    path: str
+    #: A folder (a `git clone`): everything below it counts as present.
+    folder: bool = False
 
 
 def _substitute(text: str, subs: dict[str, str]) -> str:
@@ -54,17 +66,31 @@ def _commands(step: dict[str, Any]) -> list[list[str]]:
     return [[program, *args]]
 
 
+_SEPARATORS = frozenset({";", "&&", "||", "|", "&", "\n", ";;"})
+
+
 def _shell_commands(text: str) -> list[list[str]]:
+    """Simple commands of a shell text, split at `;`, `&&`, `||`, `|`, `&` and newlines (quotes
+    may span lines); redirections stay as `>` / `>>` words."""
     text = re.sub(r"\\\n", " ", text)
-    out = []
-    for line in text.splitlines():
-        for part in re.split(r"&&|\|\||;|\|", line):
-            try:
-                words = shlex.split(part, comments=True)
-            except ValueError:
-                words = part.split()
-            if words:
-                out.append(words)
+    lexer = shlex.shlex(text, posix=True, punctuation_chars=";&|<>")
+    lexer.whitespace = " \t\r"
+    lexer.wordchars += ":$@%+,{}[]!^~="  # URLs, ${VARS}, gs://b/x, --opt=value stay one word
+    lexer.commenters = "#"
+    out: list[list[str]] = []
+    words: list[str] = []
+    try:
+        for token in lexer:
+            if token in _SEPARATORS:
+                if words:
+                    out.append(words)
+                words = []
+            else:
+                words.append(token)
+    except ValueError:  # an unclosed quote: fall back to plain words, line by line
+        return [line.split() for line in text.splitlines() if line.split()]
+    if words:
+        out.append(words)
     return out
 
 
@@ -78,14 +104,14 @@ def docker_builds(config: dict[str, Any], subs: dict[str, str] | None = None) ->
             build = _docker_build(words) or _kaniko(words)
             if build is None:
                 continue
-            dockerfile, context = build
+            dockerfile, context, build_args = build
             context_rel = posixpath.normpath(posixpath.join(step_dir, context))
             file_rel = None if dockerfile == "-" else posixpath.normpath(posixpath.join(step_dir, dockerfile))
-            found.append(DockerBuild(index, file_rel, context_rel, " ".join(words)))
+            found.append(DockerBuild(index, file_rel, context_rel, " ".join(words), build_args))
     return found
 
 
-def _docker_build(words: list[str]) -> tuple[str, str] | None:
+def _docker_build(words: list[str]) -> tuple[str, str, dict[str, str]] | None:
     if not words or posixpath.basename(words[0]) != "docker":
         return None
     rest = words[1:]
@@ -97,13 +123,21 @@ def _docker_build(words: list[str]) -> tuple[str, str] | None:
         return None
     dockerfile: str | None = None
     positional: list[str] = []
+    build_args: dict[str, str] = {}
     i = 0
     while i < len(rest):
         word = rest[i]
-        if word in ("-f", "--file") and i + 1 < len(rest):
-            dockerfile = rest[i + 1]
+        if word in ("-f", "--file", "--build-arg") and i + 1 < len(rest):
+            if word == "--build-arg":
+                name, _, value = rest[i + 1].partition("=")
+                build_args[name] = value
+            else:
+                dockerfile = rest[i + 1]
             i += 2
             continue
+        if word.startswith("--build-arg="):
+            name, _, value = word.split("=", 1)[1].partition("=")
+            build_args[name] = value
         if word.startswith("--file="):
             dockerfile = word.split("=", 1)[1]
         elif word.startswith("-f") and len(word) > 2:
@@ -116,10 +150,10 @@ def _docker_build(words: list[str]) -> tuple[str, str] | None:
     context = positional[0] if positional else "."
     if "://" in context or context == "-":
         return None  # a remote or stdin context: nothing of the source tree
-    return dockerfile or posixpath.join(context, "Dockerfile"), context
+    return dockerfile or posixpath.join(context, "Dockerfile"), context, build_args
 
 
-def _kaniko(words: list[str]) -> tuple[str, str] | None:
+def _kaniko(words: list[str]) -> tuple[str, str, dict[str, str]] | None:
     if not words or ("executor" not in words[0] and "kaniko" not in words[0]):
         return None
     options = dict(w.split("=", 1) for w in words[1:] if w.startswith("--") and "=" in w)
@@ -127,48 +161,80 @@ def _kaniko(words: list[str]) -> tuple[str, str] | None:
     if "://" in context:
         return None
     context = posixpath.relpath(context, "/workspace") if context.startswith("/") else context
-    dockerfile = options.get("--dockerfile", posixpath.join(context, "Dockerfile"))
-    return dockerfile, context
+    dockerfile = options.get("--dockerfile", "Dockerfile")
+    if dockerfile.startswith("/"):
+        dockerfile = posixpath.relpath(dockerfile, "/workspace")
+    else:
+        dockerfile = posixpath.join(context, dockerfile)
+    build_args = dict(
+        w.split("=", 1)[1].partition("=")[::2] for w in words[1:] if w.startswith("--build-arg=")
+    )
+    return dockerfile, context, build_args
 
 
-def workspace_copies(config: dict[str, Any]) -> list[tuple[int, str]]:
-    """(step, path relative to the source root) of each file a step copies into the workspace
-    from elsewhere (`gcloud storage cp gs://... /workspace/x`, `gsutil cp`, `curl -o`)."""
-    found = []
+#: Programs whose steps change nothing of the source tree (or whose outputs are read above).
+_INERT = frozenset(
+    {"docker", "gcloud", "gsutil", "git", "kubectl", "gke-deploy", "echo", "printf", "cat", "ls"}
+)
+
+
+def produced_paths(config: dict[str, Any]) -> tuple[list[Produced], list[int]]:
+    """What steps put into the workspace (`gcloud storage cp gs://... /workspace/x`, `gsutil cp`,
+    `curl -o`, `git clone`, `cmd > file`), and the steps that run other programs (a gradle or
+    npm build), whose outputs the suite cannot know."""
+    found: list[Produced] = []
+    builders: list[int] = []
     for index, step in enumerate(config["steps"]):
         step_dir = str(step.get("dir") or ".")
         for words in _commands(step):
-            dest = _copy_destination(words)
-            if dest is None:
-                continue
-            path, source = dest
-            if path.startswith("/workspace"):
-                path = posixpath.relpath(path, "/workspace")
-            elif path.startswith("/"):
-                continue
-            else:
-                path = posixpath.join(step_dir, path)
-            if path.endswith("/") or posixpath.basename(path) in (".", ""):
-                path = posixpath.join(path, posixpath.basename(source.rstrip("/")))
-            found.append((index, posixpath.normpath(path)))
-    return found
+            for path, folder in _outputs(words):
+                rel = _workspace_path(path, step_dir)
+                if rel is not None:
+                    found.append(Produced(index, rel, folder))
+            program = posixpath.basename(words[0]) if words else ""
+            if program and program not in _INERT and program not in ("cp", "curl", "wget", "mkdir", "cd"):
+                builders.append(index)
+    return found, builders
 
 
-def _copy_destination(words: list[str]) -> tuple[str, str] | None:
-    """(destination, source) of a copy into the file system, else None."""
+def _workspace_path(path: str, step_dir: str) -> str | None:
+    if path.startswith("/workspace"):
+        return posixpath.normpath(posixpath.relpath(path, "/workspace"))
+    if path.startswith("/") or "://" in path or "$" in path:
+        return None
+    return posixpath.normpath(posixpath.join(step_dir, path))
+
+
+def _outputs(words: list[str]) -> list[tuple[str, bool]]:
+    """(path, is a folder) each command writes."""
+    out: list[tuple[str, bool]] = []
+    for i, word in enumerate(words[:-1]):
+        if word in (">", ">>"):
+            out.append((words[i + 1], False))
+    words = [
+        w for i, w in enumerate(words) if w not in (">", ">>") and (i == 0 or words[i - 1] not in (">", ">>"))
+    ]
     program = posixpath.basename(words[0]) if words else ""
     args = [w for w in words[1:] if not w.startswith("-")]
+    if program == "git" and args[:1] == ["clone"] and len(args) >= 2:
+        name = args[2] if len(args) >= 3 else posixpath.basename(args[1].rstrip("/")).removesuffix(".git")
+        out.append((name, True))
+        return out
+    if program in ("curl", "wget"):
+        target = next((words[i + 1] for i, w in enumerate(words[:-1]) if w in ("-o", "-O", "--output")), None)
+        return [*out, (target, False)] if target else out
     if program == "gsutil" and args[:1] == ["cp"]:
         paths = args[1:]
     elif program == "gcloud" and args[:2] == ["storage", "cp"]:
         paths = args[2:]
-    elif program in ("cp", "wget", "curl"):
-        out = next((words[i + 1] for i, w in enumerate(words[:-1]) if w in ("-o", "-O", "--output")), None)
-        if program != "cp":
-            return (out, out) if out else None
+    elif program == "cp":
         paths = args
     else:
-        return None
+        return out
     if len(paths) < 2 or "://" in paths[-1]:
-        return None
-    return paths[-1], paths[0]
+        return out
+    dest, source = paths[-1], paths[0]
+    if dest.endswith("/") or posixpath.basename(dest) in (".", ""):
+        dest = posixpath.join(dest, posixpath.basename(source.rstrip("/")))
+    out.append((dest, False))
+    return out

@@ -46,6 +46,8 @@ class Copy:
     sources: tuple[str, ...]
     #: Sources naming a variable with no default (set by --build-arg): cannot be checked.
     unresolved: tuple[str, ...]
+    #: Sources whose path comes from an ARG default, which a `--build-arg` may replace.
+    from_arg: tuple[str, ...]
     #: Where they land in the image, absolute (WORKDIR applied).
     dest: str
     #: `--from=<stage or image>`: files of another stage or image, not of the context.
@@ -168,11 +170,14 @@ def _key_values(args: str) -> dict[str, str]:
     return out
 
 
-def parse_stages(instructions: list[Instruction]) -> list[Stage]:
-    """The build stages, in order, with what each copies and starts."""
+def parse_stages(instructions: list[Instruction], build_args: dict[str, str] | None = None) -> list[Stage]:
+    """The build stages, in order, with what each copies and starts; `build_args` are the
+    build's `--build-arg` values (they replace ARG defaults)."""
+    given = build_args or {}
     global_args: dict[str, str] = {}
     stages: list[Stage] = []
     values: dict[str, str] = {}
+    overridable: set[str] = set()
     for ins in instructions:
         if ins.keyword == "FROM":
             parts = words(ins.args)
@@ -181,13 +186,18 @@ def parse_stages(instructions: list[Instruction]) -> list[Stage]:
             name = parts[2] if len(parts) >= 3 and parts[1].lower() == "as" else None
             stages.append(Stage(ins.line, base or (parts[0] if parts else ""), name))
             values = {}
+            overridable = set()
             continue
         if ins.keyword == "ARG":
             declared = _key_values(ins.args)
             if not stages:
-                global_args.update({k: v for k, v in declared.items() if v})
+                global_args.update({k: given.get(k, v) for k, v in declared.items() if v or k in given})
                 continue
             for key, value in declared.items():
+                if key in given:
+                    values[key] = given[key]
+                    continue
+                overridable.add(key)
                 # An ARG without a default inside a stage takes the global default, if any.
                 if value:
                     values[key] = _substitute(value, values) or value
@@ -200,11 +210,12 @@ def parse_stages(instructions: list[Instruction]) -> list[Stage]:
         if ins.keyword == "ENV":
             for key, value in _key_values(ins.args).items():
                 values[key] = _substitute(value, values) or value
+                overridable.discard(key)
         elif ins.keyword == "WORKDIR":
             path = _substitute(ins.args.strip(), values) or ins.args.strip()
             stage.workdir = posixpath.normpath(posixpath.join(stage.workdir, path))
         elif ins.keyword in ("COPY", "ADD"):
-            stage.copies.append(_copy(ins, values, stage.workdir))
+            stage.copies.append(_copy(ins, values, stage.workdir, overridable))
         elif ins.keyword == "ENTRYPOINT":
             stage.entrypoint = (words(ins.args), ins.line)
             stage.cmd = None  # Docker resets an inherited CMD when ENTRYPOINT is set
@@ -213,7 +224,7 @@ def parse_stages(instructions: list[Instruction]) -> list[Stage]:
     return stages
 
 
-def _copy(ins: Instruction, values: dict[str, str], workdir: str) -> Copy:
+def _copy(ins: Instruction, values: dict[str, str], workdir: str, overridable: set[str]) -> Copy:
     parts = words(ins.args)
     options = [p for p in parts if p.startswith("--")]
     paths = [p for p in parts if not p.startswith("--")]
@@ -226,6 +237,7 @@ def _copy(ins: Instruction, values: dict[str, str], workdir: str) -> Copy:
     )
     sources: list[str] = []
     unresolved: list[str] = []
+    from_arg: list[str] = []
     for src in paths[:-1]:
         if src.startswith("<<") or (ins.keyword == "ADD" and "://" in src) or src.startswith("git@"):
             continue  # a here-document or a download, not a file of the context
@@ -234,7 +246,19 @@ def _copy(ins: Instruction, values: dict[str, str], workdir: str) -> Copy:
             unresolved.append(src)
         elif from_stage is None:
             sources.append(value)
-    return Copy(ins.line, ins.keyword, tuple(sources), tuple(unresolved), dest_abs, from_stage, heredoc)
+            names = {m.group(1) or m.group(4) for m in _VARIABLE.finditer(src)}
+            if names & overridable:
+                from_arg.append(value)
+    return Copy(
+        ins.line,
+        ins.keyword,
+        tuple(sources),
+        tuple(unresolved),
+        tuple(from_arg),
+        dest_abs,
+        from_stage,
+        heredoc,
+    )
 
 
 def final_stage_chain(stages: list[Stage]) -> list[Stage]:
