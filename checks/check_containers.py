@@ -17,7 +17,7 @@ from checks.inspect.cloudbuild import CloudBuildError, load_cloudbuild
 from checks.inspect.dockerfile import Stage, final_stage_chain, parse_dockerfile, parse_stages, start_command
 from checks.inspect.dockerignore import load_dockerignore
 from checks.inspect.files import RepoFileError, read_text
-from checks.manifest import LoadedManifest, Script
+from checks.manifest import LoadedManifest, Script, ScriptKind
 
 
 def _script(case: Case) -> Script:
@@ -104,7 +104,12 @@ def check_docker_sources(case: Case, manifest: LoadedManifest, facts: dict[str, 
             f"{script.path}: COPY/ADD sources excluded from the build by .dockerignore: {', '.join(found.ignored)}"
         )
     if found.missing_arg:
-        # `ARG JAR_FILE=MUST_BE_SET` + `COPY ${JAR_FILE}`: the build that passes --build-arg decides.
+        # `ARG JAR_FILE=MUST_BE_SET` + `COPY ${JAR_FILE}`: the build that passes --build-arg decides,
+        # and its own case (cloudbuild_dockerfile) checks the sources with those values.
+        builder = _declared_build_with_args(manifest, script.path)
+        if builder is not None:
+            facts["sources decided by"] = builder
+            return
         unverified(
             f"{script.path}: COPY/ADD sources depend on a build argument whose default is not in context "
             f"{context!r}: {', '.join(found.missing_arg)}; declare the Cloud Build config that builds it"
@@ -252,6 +257,24 @@ def check_cloudbuild_dockerfile(case: Case, manifest: LoadedManifest, facts: dic
         finding(f"{script.path}: COPY/ADD sources missing from the build's context: {', '.join(absent)}")
 
 
+def _declared_build_with_args(manifest: LoadedManifest, dockerfile: str) -> str | None:
+    """The declared Cloud Build config that builds `dockerfile` with --build-arg values, if any."""
+    for other in manifest.manifest.scripts:
+        if other.script_kind != ScriptKind.CLOUDBUILD:
+            continue
+        try:
+            config = load_cloudbuild(read_text(manifest.root, other.path))
+        except (RepoFileError, CloudBuildError):
+            continue
+        builds = [b for b in docker_builds(config) if b.dockerfile and b.build_args]
+        produced, _ = produced_paths(config)
+        for build in builds:
+            root = _build_root(manifest, other, builds, produced)
+            if posixpath.normpath(posixpath.join(root, str(build.dockerfile))) == dockerfile:
+                return other.path
+    return None
+
+
 def _present_before(root: str, step: int, produced: list[Produced]) -> Callable[[str], bool]:
     """Whether a path (relative to the target root) was put there by a step up to `step`."""
     files = {
@@ -265,6 +288,21 @@ def _present_before(root: str, step: int, produced: list[Produced]) -> Callable[
         return path in files or any(path == f or path.startswith(f + "/") for f in folders)
 
     return present
+
+
+def _build_root(
+    manifest: LoadedManifest, script: Script, builds: list[DockerBuild], produced: list[Produced]
+) -> str:
+    root = _source_root(script)
+
+    def resolves(base: str) -> bool:
+        return all(_dockerfile_present(manifest, base, b, produced) for b in builds)
+
+    # Paths that resolve from the repository root only: the config is built by a trigger (or
+    # submitted from the root), whose source is the whole repository.
+    if script.context is None and root != "." and not resolves(root) and resolves("."):
+        return "."
+    return root
 
 
 def _dockerfile_present(

@@ -7,6 +7,8 @@ its broken variant does. One repository holds them all and is audited once.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from conftest import AuditRun, TargetRepo, run_shared
@@ -199,12 +201,21 @@ def test_a_config_that_builds_no_image_says_so(builds: AuditRun) -> None:
     )
 
 
-def test_a_source_only_a_build_arg_names_is_left_to_the_build(builds: AuditRun) -> None:
+def test_a_source_only_a_build_arg_names_is_left_to_the_build_that_passes_it(builds: AuditRun) -> None:
     case = builds.case("docker_sources", "d/buildarg/Dockerfile")
-    assert case["outcome"] == "error"  # unverified alone, decided by the builds above
-    assert (
-        "depend on a build argument" in case["message"] and "JAR_FILE_MUST_BE_SET (line 3)" in case["message"]
-    )
+    assert case["outcome"] == "passed", case["message"]
+    assert case["facts"]["sources decided by"] == "cb-gradle.yaml"
+
+
+def test_a_source_only_a_build_arg_names_is_unverified_without_such_a_build(tmp_path: Path) -> None:
+    repo = TargetRepo(tmp_path / "target")
+    repo.write("Dockerfile", DOCKERFILES["d/buildarg/Dockerfile"])
+    repo.write("requirements.txt", "")
+    run = run_shared(tmp_path, repo.manifest(_scripts(("Dockerfile", None))), "-k", "docker_sources")
+    case = run.case("docker_sources", "Dockerfile")
+    assert case["outcome"] == "error"  # neither a pass nor a finding: no build says what it is
+    assert "depend on a build argument" in case["message"]
+    assert "JAR_FILE_MUST_BE_SET (line 3)" in case["message"]
 
 
 def test_the_base_images_command_is_a_fact(builds: AuditRun) -> None:
