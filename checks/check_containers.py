@@ -95,25 +95,28 @@ def check_docker_sources(case: Case, manifest: LoadedManifest, facts: dict[str, 
     context = _context(script)
     found = _sources(manifest, script.path, context)
     facts["copies"] = found.copied
-    if found.missing:
-        finding(
-            f"{script.path}: COPY/ADD sources missing from context {context!r}: {', '.join(found.missing)}"
-        )
     if found.ignored:
         finding(
             f"{script.path}: COPY/ADD sources excluded from the build by .dockerignore: {', '.join(found.ignored)}"
         )
-    if found.missing_arg:
-        # `ARG JAR_FILE=MUST_BE_SET` + `COPY ${JAR_FILE}`: the build that passes --build-arg decides,
-        # and its own case (cloudbuild_dockerfile) checks the sources with those values.
-        builder = _declared_build_with_args(manifest, script.path)
-        if builder is not None:
-            facts["sources decided by"] = builder
-            return
-        unverified(
-            f"{script.path}: COPY/ADD sources depend on a build argument whose default is not in context "
-            f"{context!r}: {', '.join(found.missing_arg)}; declare the Cloud Build config that builds it"
+    if not (found.missing or found.missing_arg):
+        return
+    # A declared Cloud Build config that builds this Dockerfile knows its real context, the files
+    # its earlier steps fetch and its --build-arg values: its case (cloudbuild_dockerfile) checks
+    # these sources that way (`gcloud storage cp gs://models/gemma /workspace` + `COPY gemma gemma`).
+    builder = _declared_build(manifest, script.path)
+    if builder is not None:
+        facts["sources checked by"] = builder
+        return
+    if found.missing:
+        finding(
+            f"{script.path}: COPY/ADD sources missing from context {context!r}: {', '.join(found.missing)}"
         )
+    # `ARG JAR_FILE=MUST_BE_SET` + `COPY ${JAR_FILE}`: only the build that passes --build-arg can say.
+    unverified(
+        f"{script.path}: COPY/ADD sources depend on a build argument whose default is not in context "
+        f"{context!r}: {', '.join(found.missing_arg)}; declare the Cloud Build config that builds it"
+    )
 
 
 @pytest.mark.criterion("docker_entrypoint")
@@ -257,8 +260,8 @@ def check_cloudbuild_dockerfile(case: Case, manifest: LoadedManifest, facts: dic
         finding(f"{script.path}: COPY/ADD sources missing from the build's context: {', '.join(absent)}")
 
 
-def _declared_build_with_args(manifest: LoadedManifest, dockerfile: str) -> str | None:
-    """The declared Cloud Build config that builds `dockerfile` with --build-arg values, if any."""
+def _declared_build(manifest: LoadedManifest, dockerfile: str) -> str | None:
+    """The first declared Cloud Build config that builds `dockerfile`, if any."""
     for other in manifest.manifest.scripts:
         if other.script_kind != ScriptKind.CLOUDBUILD:
             continue
@@ -266,7 +269,7 @@ def _declared_build_with_args(manifest: LoadedManifest, dockerfile: str) -> str 
             config = load_cloudbuild(read_text(manifest.root, other.path))
         except (RepoFileError, CloudBuildError):
             continue
-        builds = [b for b in docker_builds(config) if b.dockerfile and b.build_args]
+        builds = [b for b in docker_builds(config) if b.dockerfile and "$" not in b.dockerfile + b.context]
         produced, _ = produced_paths(config)
         for build in builds:
             root = _build_root(manifest, other, builds, produced)

@@ -61,6 +61,11 @@ CONFIGS = {
     "- name: gcr.io/cloud-builders/docker\n  args: [build, -t, x, --build-arg=JAR_FILE=build/libs/app.jar, d/buildarg]\n",
     "cb-nogradle.yaml": "steps:\n- name: gcr.io/cloud-builders/docker\n"
     "  args: [build, -t, x, --build-arg=JAR_FILE=build/libs/app.jar, d/buildarg]\n",
+    # A model fetched by a name known at build time into the workspace, then copied into the image.
+    "ml/cloudbuild.yaml": "steps:\n- name: gcr.io/cloud-builders/gcloud\n  script: |\n"
+    "    gcloud storage cp --recursive $_GCS_MODEL_PATH /workspace\n"
+    "- name: gcr.io/cloud-builders/docker\n  script: |\n    docker build -t ${_TAG} .\nsubstitutions:\n  _TAG: unset\n",
+    "ml-nocopy/cloudbuild.yaml": "steps:\n- name: gcr.io/cloud-builders/docker\n  script: |\n    docker build -t x .\n",
     "cb-buildarg.yaml": "steps:\n- name: gcr.io/cloud-builders/docker\n"
     "  args: [build, -t, x, --build-arg, JAR_FILE=app.jar, d/buildarg]\n",
 }
@@ -115,11 +120,16 @@ FILES = {
     "d/notcopied/requirements.txt": "",
     "d/copiedall/main.py": "print('main')\n",
     "d/buildarg/app.jar": "",
+    "ml/Dockerfile": 'FROM python:3.11-slim\nCOPY main.py .\nCOPY gemma_2B gemma_2B\nCMD ["python", "main.py"]\n',
+    "ml/main.py": "print('ml')\n",
+    "ml-nocopy/Dockerfile": 'FROM python:3.11-slim\nCOPY main.py .\nCOPY gemma_2B gemma_2B\nCMD ["python", "main.py"]\n',
+    "ml-nocopy/main.py": "print('ml')\n",
 }
 
 MANIFEST = _scripts(*[(path, None) for path in CONFIGS], *[(path, None) for path in DOCKERFILES])
 # The same config submitted from the repository root (a trigger): `context` is its source root.
 MANIFEST += _scripts(("cb/root/cloudbuild.yaml", "."), ("cb/noroot/cloudbuild.yaml", None))
+MANIFEST += _scripts(("ml/Dockerfile", None), ("ml-nocopy/Dockerfile", None))
 ROOT_CONFIG = "steps:\n- name: gcr.io/cloud-builders/docker\n  args: [build, -t, x, -f, services/api/Dockerfile, services/api]\n"
 
 
@@ -153,6 +163,10 @@ PASSES = [
     ("cloudbuild_dockerfile", "cb-clone.yaml"),
     ("cloudbuild_dockerfile", "cb-gradle.yaml"),
     ("cloudbuild_dockerfile", "cb-buildarg.yaml"),
+    ("cloudbuild_dockerfile", "ml/cloudbuild.yaml"),
+    # The Dockerfile's sources are checked by the build that fetches them (and fails below).
+    ("docker_sources", "ml/Dockerfile"),
+    ("docker_sources", "ml-nocopy/Dockerfile"),
     ("docker_sources", "d/arg/Dockerfile"),
     ("docker_entrypoint", "d/arg/Dockerfile"),
     ("docker_sources", "d/heredoc/Dockerfile"),
@@ -171,6 +185,7 @@ FAILS = [
     ("cloudbuild_dockerfile", "cb-nofetch.yaml", "services/model/Dockerfile: model.pkl (line 2)"),
     ("cloudbuild_dockerfile", "cb/noroot/cloudbuild.yaml", "steps[0]: cb/noroot/services/none/Dockerfile (source root 'cb/noroot')"),
     ("cloudbuild_dockerfile", "cb-nogradle.yaml", "d/buildarg/Dockerfile: build/libs/app.jar (line 3)"),
+    ("cloudbuild_dockerfile", "ml-nocopy/cloudbuild.yaml", "steps[0]: ml-nocopy/Dockerfile: gemma_2B (line 3)"),
     ("cloudbuild_parses", "cb-args42.yaml", "cb-args42.yaml: steps[0].args: must be a list of strings, not 42"),
     ("docker_sources", "d/arg-bad/Dockerfile", "missing from context 'd/arg-bad': nothere/job.py (line 3)"),
     ("docker_entrypoint", "d/heredoc-bad/Dockerfile", "'/app/run.sh' is not in the repository"),
@@ -204,7 +219,7 @@ def test_a_config_that_builds_no_image_says_so(builds: AuditRun) -> None:
 def test_a_source_only_a_build_arg_names_is_left_to_the_build_that_passes_it(builds: AuditRun) -> None:
     case = builds.case("docker_sources", "d/buildarg/Dockerfile")
     assert case["outcome"] == "passed", case["message"]
-    assert case["facts"]["sources decided by"] == "cb-gradle.yaml"
+    assert case["facts"]["sources checked by"] == "cb-gradle.yaml"
 
 
 def test_a_source_only_a_build_arg_names_is_unverified_without_such_a_build(tmp_path: Path) -> None:

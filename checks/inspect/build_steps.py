@@ -191,6 +191,8 @@ def produced_paths(config: dict[str, Any]) -> tuple[list[Produced], list[int]]:
                 rel = _workspace_path(path, step_dir)
                 if rel is not None:
                     found.append(Produced(index, rel, folder))
+                elif "$" in path:
+                    builders.append(index)  # copies something named at build time: unknowable
             program = posixpath.basename(words[0]) if words else ""
             if program and program not in _INERT and program not in ("cp", "curl", "wget", "mkdir", "cd"):
                 builders.append(index)
@@ -198,9 +200,11 @@ def produced_paths(config: dict[str, Any]) -> tuple[list[Produced], list[int]]:
 
 
 def _workspace_path(path: str, step_dir: str) -> str | None:
+    if "$" in path:
+        return None
     if path.startswith("/workspace"):
         return posixpath.normpath(posixpath.relpath(path, "/workspace"))
-    if path.startswith("/") or "://" in path or "$" in path:
+    if path.startswith("/") or "://" in path:
         return None
     return posixpath.normpath(posixpath.join(step_dir, path))
 
@@ -234,7 +238,7 @@ def _outputs(words: list[str]) -> list[tuple[str, bool]]:
     if len(paths) < 2 or "://" in paths[-1]:
         return out
     dest, source = paths[-1], paths[0]
-    if dest.endswith("/") or posixpath.basename(dest) in (".", ""):
+    if dest.endswith("/") or posixpath.basename(dest) in (".", "") or dest == "/workspace":
         dest = posixpath.join(dest, posixpath.basename(source.rstrip("/")))
     out.append((dest, False))
     return out
