@@ -92,31 +92,37 @@ def _sources(
 @pytest.mark.criterion("docker_sources")
 def check_docker_sources(case: Case, manifest: LoadedManifest, facts: dict[str, Any]) -> None:
     script = _script(case)
-    context = _context(script)
-    found = _sources(manifest, script.path, context)
+    # Built by a declared Cloud Build config, the build says what the context holds: its
+    # context, the files its earlier steps fetch, its --build-arg values.
+    view = _declared_build(manifest, script.path)
+    if view is None:
+        context = _context(script)
+        found = _sources(manifest, script.path, context)
+        where = f"context {context!r}"
+    else:
+        context = view.context
+        found = _sources(manifest, script.path, context, view.present, view.build_args)
+        where = f"the context {context!r} of {view.config} steps[{view.step}]"
+        facts["built by"] = f"{view.config} steps[{view.step}]"
     facts["copies"] = found.copied
     if found.ignored:
         finding(
             f"{script.path}: COPY/ADD sources excluded from the build by .dockerignore: {', '.join(found.ignored)}"
         )
-    if not (found.missing or found.missing_arg):
+    if view is not None and view.after_builder and (found.missing or found.missing_arg):
+        # A gradle or npm step before the build may have made them: not knowable from here.
+        facts["sources left to earlier build steps"] = found.missing + found.missing_arg
         return
-    # A declared Cloud Build config that builds this Dockerfile knows its real context, the files
-    # its earlier steps fetch and its --build-arg values: its case (cloudbuild_dockerfile) checks
-    # these sources that way (`gcloud storage cp gs://models/gemma /workspace` + `COPY gemma gemma`).
-    builder = _declared_build(manifest, script.path)
-    if builder is not None:
-        facts["sources checked by"] = builder
-        return
-    if found.missing:
+    if found.missing or (view is not None and found.missing_arg):
         finding(
-            f"{script.path}: COPY/ADD sources missing from context {context!r}: {', '.join(found.missing)}"
+            f"{script.path}: COPY/ADD sources missing from {where}: {', '.join(found.missing + found.missing_arg)}"
         )
-    # `ARG JAR_FILE=MUST_BE_SET` + `COPY ${JAR_FILE}`: only the build that passes --build-arg can say.
-    unverified(
-        f"{script.path}: COPY/ADD sources depend on a build argument whose default is not in context "
-        f"{context!r}: {', '.join(found.missing_arg)}; declare the Cloud Build config that builds it"
-    )
+    if found.missing_arg:
+        # `ARG JAR_FILE=MUST_BE_SET` + `COPY ${JAR_FILE}`: only the build that passes --build-arg can say.
+        unverified(
+            f"{script.path}: COPY/ADD sources depend on a build argument whose default is not in {where}: "
+            f"{', '.join(found.missing_arg)}; declare the Cloud Build config that builds it"
+        )
 
 
 @pytest.mark.criterion("docker_entrypoint")
@@ -218,50 +224,73 @@ def check_cloudbuild_dockerfile(case: Case, manifest: LoadedManifest, facts: dic
         config = load_cloudbuild(_text(manifest, script.path))
     except CloudBuildError as exc:
         finding(f"{script.path}: {exc}")
-    builds = [b for b in docker_builds(config) if b.dockerfile and "$" not in b.dockerfile + b.context]
-    if not builds:
+    views = _build_views(manifest, script, config)
+    if not views:
         facts["builds"] = "no image (no docker build step)"
         return
-    produced, builders = produced_paths(config)
-    root = _source_root(script)
-
-    # Paths that resolve from the repository root only: the config is built by a trigger (or
-    # submitted from the root), whose source is the whole repository.
-    def resolves(base: str) -> bool:
-        return all(_dockerfile_present(manifest, base, b, produced) for b in builds)
-
-    if script.context is None and root != "." and not resolves(root) and resolves("."):
-        root = "."
-    facts["source_root"] = root
-    assert all(b.dockerfile for b in builds)
-    facts["dockerfiles"] = [posixpath.normpath(posixpath.join(root, str(b.dockerfile))) for b in builds]
+    facts["source_root"] = views[0].root
+    facts["dockerfiles"] = [v.dockerfile for v in views]
+    declared = {s.path for s in manifest.manifest.scripts if s.script_kind == ScriptKind.DOCKERFILE}
     missing: list[str] = []
     absent: list[str] = []
     left: list[str] = []
-    for build in builds:
-        present = _present_before(root, build.step, produced)
-        dockerfile = posixpath.normpath(posixpath.join(root, str(build.dockerfile)))
-        context = posixpath.normpath(posixpath.join(root, build.context))
-        if present(dockerfile):
+    for view in views:
+        if view.present(view.dockerfile):
             continue  # written by an earlier step: not readable here
-        if not (manifest.root / dockerfile).is_file():
-            missing.append(f"steps[{build.step}]: {dockerfile}")
+        if not (manifest.root / view.dockerfile).is_file():
+            missing.append(f"steps[{view.step}]: {view.dockerfile}")
             continue
-        found = _sources(manifest, dockerfile, context, present, build.build_args)
-        unknown = [f"steps[{build.step}]: {dockerfile}: {m}" for m in found.missing + found.missing_arg]
-        # A gradle or npm step before the build may have made them: not knowable from here.
-        (left if any(i <= build.step for i in builders) else absent).extend(unknown)
-        absent += [f"steps[{build.step}]: {dockerfile}: excluded: {m}" for m in found.ignored]
+        if view.dockerfile in declared and _declared_build(manifest, view.dockerfile) == view:
+            continue  # the Dockerfile's own case (docker_sources) checks its sources in this build
+        found = _sources(manifest, view.dockerfile, view.context, view.present, view.build_args)
+        unknown = [f"steps[{view.step}]: {view.dockerfile}: {m}" for m in found.missing + found.missing_arg]
+        (left if view.after_builder else absent).extend(unknown)
+        absent += [f"steps[{view.step}]: {view.dockerfile}: excluded: {m}" for m in found.ignored]
     if left:
         facts["sources left to earlier build steps"] = left
     if missing:
-        finding(f"{script.path}: Dockerfile not found: {', '.join(missing)} (source root {root!r})")
+        finding(f"{script.path}: Dockerfile not found: {', '.join(missing)} (source root {views[0].root!r})")
     if absent:
         finding(f"{script.path}: COPY/ADD sources missing from the build's context: {', '.join(absent)}")
 
 
-def _declared_build(manifest: LoadedManifest, dockerfile: str) -> str | None:
-    """The first declared Cloud Build config that builds `dockerfile`, if any."""
+@dataclass(frozen=True)
+class _BuildView:
+    """One docker build of a Cloud Build config, with paths relative to the target root."""
+
+    config: str
+    step: int
+    root: str
+    dockerfile: str
+    context: str
+    build_args: dict[str, str]
+    #: Whether a path was put there by a step up to this one.
+    present: Callable[[str], bool] = field(compare=False)
+    #: A step up to this one runs a program whose outputs are unknown (gradle, npm...).
+    after_builder: bool = field(compare=False)
+
+
+def _build_views(manifest: LoadedManifest, script: Script, config: dict[str, Any]) -> list[_BuildView]:
+    builds = [b for b in docker_builds(config) if b.dockerfile and "$" not in b.dockerfile + b.context]
+    produced, builders = produced_paths(config)
+    root = _build_root(manifest, script, builds, produced)
+    return [
+        _BuildView(
+            script.path,
+            b.step,
+            root,
+            posixpath.normpath(posixpath.join(root, str(b.dockerfile))),
+            posixpath.normpath(posixpath.join(root, b.context)),
+            b.build_args,
+            _present_before(root, b.step, produced),
+            any(i <= b.step for i in builders),
+        )
+        for b in builds
+    ]
+
+
+def _declared_build(manifest: LoadedManifest, dockerfile: str) -> _BuildView | None:
+    """The first build of `dockerfile` in the declared Cloud Build configs, if any."""
     for other in manifest.manifest.scripts:
         if other.script_kind != ScriptKind.CLOUDBUILD:
             continue
@@ -269,12 +298,9 @@ def _declared_build(manifest: LoadedManifest, dockerfile: str) -> str | None:
             config = load_cloudbuild(read_text(manifest.root, other.path))
         except (RepoFileError, CloudBuildError):
             continue
-        builds = [b for b in docker_builds(config) if b.dockerfile and "$" not in b.dockerfile + b.context]
-        produced, _ = produced_paths(config)
-        for build in builds:
-            root = _build_root(manifest, other, builds, produced)
-            if posixpath.normpath(posixpath.join(root, str(build.dockerfile))) == dockerfile:
-                return other.path
+        for view in _build_views(manifest, other, config):
+            if view.dockerfile == dockerfile:
+                return view
     return None
 
 

@@ -164,9 +164,9 @@ PASSES = [
     ("cloudbuild_dockerfile", "cb-gradle.yaml"),
     ("cloudbuild_dockerfile", "cb-buildarg.yaml"),
     ("cloudbuild_dockerfile", "ml/cloudbuild.yaml"),
-    # The Dockerfile's sources are checked by the build that fetches them (and fails below).
+    # A declared Dockerfile's sources are checked on its own case, in the build that fetches them.
     ("docker_sources", "ml/Dockerfile"),
-    ("docker_sources", "ml-nocopy/Dockerfile"),
+    ("cloudbuild_dockerfile", "ml-nocopy/cloudbuild.yaml"),
     ("docker_sources", "d/arg/Dockerfile"),
     ("docker_entrypoint", "d/arg/Dockerfile"),
     ("docker_sources", "d/heredoc/Dockerfile"),
@@ -185,7 +185,11 @@ FAILS = [
     ("cloudbuild_dockerfile", "cb-nofetch.yaml", "services/model/Dockerfile: model.pkl (line 2)"),
     ("cloudbuild_dockerfile", "cb/noroot/cloudbuild.yaml", "steps[0]: cb/noroot/services/none/Dockerfile (source root 'cb/noroot')"),
     ("cloudbuild_dockerfile", "cb-nogradle.yaml", "d/buildarg/Dockerfile: build/libs/app.jar (line 3)"),
-    ("cloudbuild_dockerfile", "ml-nocopy/cloudbuild.yaml", "steps[0]: ml-nocopy/Dockerfile: gemma_2B (line 3)"),
+    (
+        "docker_sources",
+        "ml-nocopy/Dockerfile",
+        "missing from the context 'ml-nocopy' of ml-nocopy/cloudbuild.yaml steps[0]: gemma_2B (line 3)",
+    ),
     ("cloudbuild_parses", "cb-args42.yaml", "cb-args42.yaml: steps[0].args: must be a list of strings, not 42"),
     ("docker_sources", "d/arg-bad/Dockerfile", "missing from context 'd/arg-bad': nothere/job.py (line 3)"),
     ("docker_entrypoint", "d/heredoc-bad/Dockerfile", "'/app/run.sh' is not in the repository"),
@@ -219,7 +223,8 @@ def test_a_config_that_builds_no_image_says_so(builds: AuditRun) -> None:
 def test_a_source_only_a_build_arg_names_is_left_to_the_build_that_passes_it(builds: AuditRun) -> None:
     case = builds.case("docker_sources", "d/buildarg/Dockerfile")
     assert case["outcome"] == "passed", case["message"]
-    assert case["facts"]["sources checked by"] == "cb-gradle.yaml"
+    assert case["facts"]["built by"] == "cb-gradle.yaml steps[1]"
+    assert case["facts"]["sources left to earlier build steps"] == ["build/libs/app.jar (line 3)"]
 
 
 def test_a_source_only_a_build_arg_names_is_unverified_without_such_a_build(tmp_path: Path) -> None:
