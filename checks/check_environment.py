@@ -5,14 +5,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from packaging.utils import canonicalize_name
-from packaging.version import InvalidVersion, Version
+from packaging.specifiers import SpecifierSet
+from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
+from packaging.version import Version
 
 from checks.cases import Case
 from checks.findings import finding, unverified
 from checks.inspect.interpreter import InterpreterError, probe
-from checks.inspect.requirements import RequirementsError, read_pins
-from checks.inspect.tools import ToolError, tool_version
+from checks.inspect.requirements import python_version_of, read_requirements, requirement_files
+from checks.inspect.tools import ToolMissing, VersionUnreadable, tool_version
 from checks.manifest import LoadedManifest, Package, Tool
 
 
@@ -40,41 +41,71 @@ def check_package_installed(case: Case, manifest: LoadedManifest, facts: dict[st
 @pytest.mark.criterion("package_pinned")
 def check_package_pinned(case: Case, manifest: LoadedManifest, facts: dict[str, Any]) -> None:
     package = _package(case)
-    files = manifest.manifest.project.requirements
+    project = manifest.manifest.project
+    files = requirement_files(manifest.root, project.requirements)
     if not files:
         finding(f"{package.name}: no requirements files declared (project.requirements)")
-    try:
-        pins = read_pins(manifest.root, files)
-    except RequirementsError as exc:
-        finding(str(exc))
-    pin = pins.get(canonicalize_name(package.name))
+    found = read_requirements(manifest.root, files, python_version_of(project.python))
+    name = canonicalize_name(package.name)
+    pin = found.pins.get(name)
+    if found.problems:
+        # pip would refuse the whole file: one blocker, on the manifest's first package, and the
+        # others say what they could not verify (issue 11: one bad line made six P0 blockers).
+        first = manifest.manifest.packages[0].name
+        more = f" (and {len(found.problems) - 1} more)" if len(found.problems) > 1 else ""
+        if canonicalize_name(first) == name:
+            finding(f"{found.problems[0]}{more}")
+        if pin is None:
+            unverified(f"{package.name}: not verified: {found.problems[0]} (the blocker is on {first})")
     if pin is None:
         finding(f"{package.name}: not listed in {', '.join(files)}")
     where = f"{pin.file}:{pin.line}"
-    facts["pinned"] = str(pin.requirement.specifier)
-    exact = [s.version for s in pin.requirement.specifier if s.operator in ("==", "===")]
-    if not exact:
+    specifier = pin.requirement.specifier
+    constraint = found.constraints.get(name)
+    if constraint is not None:
+        specifier &= constraint.requirement.specifier
+        where += f" (constrained by {constraint.file}:{constraint.line})"
+    facts["pinned"] = str(specifier) or (pin.requirement.url or "")
+    pinned = _pinned_version(pin.requirement.url, specifier)
+    if pinned is None:
         if package.spec:
             finding(
                 f"{package.name}: {where} does not pin a version ({pin.requirement}); requires {package.spec}"
             )
         return
-    try:
-        Version(exact[0])
-    except InvalidVersion:
-        finding(f"{package.name}: {where} pins an invalid version {exact[0]!r}")
-    if package.spec and not package.specifier.contains(exact[0], prereleases=True):
-        finding(f"{package.name}: {where} pins {exact[0]}, requires {package.spec}")
+    if package.spec and not package.specifier.contains(pinned, prereleases=True):
+        shown = pinned if str(specifier) in (f"=={pinned}", f"==={pinned}") else str(specifier) or pinned
+        finding(f"{package.name}: {where} pins {shown}, requires {package.spec}")
+
+
+def _pinned_version(url: str | None, specifier: SpecifierSet) -> str | None:
+    """The version a pin installs: `==X` (or `===X`), the start of an `==X.*` series, or the
+    version in a direct URL's wheel name; None when the pin leaves the version open."""
+    for spec in specifier:
+        if spec.operator in ("==", "==="):
+            return spec.version.removesuffix(".*")
+    if url:
+        filename = url.split("#", 1)[0].rsplit("/", 1)[-1]
+        if filename.endswith(".whl"):
+            try:
+                return str(parse_wheel_filename(filename)[1])
+            except InvalidWheelFilename:
+                return None
+    return None
 
 
 @pytest.mark.criterion("tool_available")
 def check_tool_available(case: Case, facts: dict[str, Any]) -> None:
     tool = case.item
     assert isinstance(tool, Tool)
+    # Unset, each known tool's own version command (bq: `bq version`); set, the manifest's.
+    configured = tool.version_args if "version_args" in tool.model_fields_set else None
     try:
-        path, version = tool_version(tool.name, tool.version_args)
-    except ToolError as exc:
+        path, version = tool_version(tool.name, configured)
+    except ToolMissing as exc:
         finding(str(exc))
+    except VersionUnreadable as exc:
+        unverified(f"version not verified: {exc}")
     facts["version"] = str(version)
     facts["path"] = path
     if tool.min_version and version < Version(tool.min_version):

@@ -216,7 +216,8 @@ class Package(AuditedItem):
 class Tool(AuditedItem):
     name: str = Field(min_length=1)
     min_version: str = ""
-    #: Arguments that make the tool print its version.
+    #: Arguments that make the tool print its version; unset, the tool's own version command
+    #: (checks/inspect/tools.py KNOWN_VERSION_ARGS: `bq version`...), else this default.
     version_args: list[str] = ["--version"]
 
     @field_validator("min_version")

@@ -186,11 +186,13 @@ def test_tool_not_on_path_fails(env_run: AuditRun) -> None:
     assert (case["outcome"], case["message"]) == ("failed", "absent-tool-xyz: not found on PATH")
 
 
-def test_tool_printing_no_version_fails(env_run: AuditRun) -> None:
+def test_tool_printing_no_version_is_unverified_with_its_output(env_run: AuditRun) -> None:
+    # Installed but unreadable is not "install or upgrade the tool" (issue 11: `bq --version`).
     case = env_run.case("tool_available", "quiettool")
-    assert case["outcome"] == "failed"
+    assert case["outcome"] == "error"
     assert case["message"] == (
-        "quiettool: no version number in the output of `quiettool --version`: 'usage: quiettool [options]'"
+        "version not verified: quiettool: no version number in the output of `quiettool --version`: "
+        "'usage: quiettool [options]'"
     )
 
 

@@ -217,7 +217,7 @@ def build_mixed_repo(repo: TargetRepo, outside: Path) -> Path:
         CMD ["python", "scripts/merge/merge_features.py"]
         """,
     )
-    repo.write("docker/Dockerfile.nocmd", "FROM python:3.11-slim\nRUN true\n")
+    repo.write("docker/Dockerfile.nocmd", "FROM scratch\n")
     repo.write(
         "cloudbuild.yaml",
         """\

@@ -1,13 +1,12 @@
-"""Cloud Build configs: parse the YAML and find the Dockerfiles its docker build steps use."""
+"""Cloud Build configs: parse the YAML (safely, bounded) and check its steps' shape."""
 
 from __future__ import annotations
 
-import posixpath
 from typing import Any, Final
 
 import yaml
 
-__all__ = ["MAX_YAML_DEPTH", "MAX_YAML_NODES", "CloudBuildError", "dockerfiles", "load_cloudbuild"]
+__all__ = ["MAX_YAML_DEPTH", "MAX_YAML_NODES", "CloudBuildError", "load_cloudbuild"]
 
 #: Values a config may expand to once aliases are followed. A real Cloud Build config has a few
 #: hundred; nine nested aliases of nine items (a "billion laughs") expand to 10**9, which
@@ -30,8 +29,14 @@ class _BoundedLoader(yaml.SafeLoader):
     """safe_load's loader (no Python tags), refusing nesting deeper than MAX_YAML_DEPTH."""
 
     _depth = 0
+    #: Aliases met and nodes composed: the expansion check only matters when aliases exist.
+    aliases = 0
+    nodes = 0
 
     def compose_node(self, parent: Any, index: Any) -> Any:
+        if self.check_event(yaml.AliasEvent):
+            self.aliases += 1
+        self.nodes += 1
         self._depth += 1
         try:
             if self._depth > MAX_YAML_DEPTH:
@@ -42,45 +47,38 @@ class _BoundedLoader(yaml.SafeLoader):
 
 
 def load_cloudbuild(text: str) -> dict[str, Any]:
+    loader = _BoundedLoader(text)
     try:
-        data = yaml.load(text, Loader=_BoundedLoader)
+        data = loader.get_single_data()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" (line {mark.line + 1})" if mark is not None else ""
         raise CloudBuildError(f"invalid YAML{where}: {getattr(exc, 'problem', exc)}") from None
     except _TooDeep:
         raise CloudBuildError(f"invalid YAML: nested more than {MAX_YAML_DEPTH} levels deep") from None
-    _check_expansion(data)
+    finally:
+        loader.dispose()
+    if loader.aliases:
+        # Only aliases can make a document bigger than its text: a long config without them is fine.
+        _check_expansion(data, MAX_YAML_NODES + loader.nodes)
     if not isinstance(data, dict) or not isinstance(data.get("steps"), list) or not data["steps"]:
         raise CloudBuildError("no 'steps' list: not a Cloud Build config")
     for index, step in enumerate(data["steps"]):
         if not isinstance(step, dict) or not isinstance(step.get("name"), str):
             raise CloudBuildError(f"steps[{index}]: a step needs a 'name' (the builder image)")
+        args = step.get("args")
+        if args is not None and not isinstance(args, list):
+            raise CloudBuildError(f"steps[{index}].args: must be a list of strings, not {args!r}")
+        for key in ("script", "entrypoint", "dir"):
+            if step.get(key) is not None and not isinstance(step[key], str):
+                raise CloudBuildError(f"steps[{index}].{key}: must be a string, not {step[key]!r}")
+    subs = data.get("substitutions")
+    if subs is not None and not isinstance(subs, dict):
+        raise CloudBuildError(f"substitutions: must be a mapping, not {subs!r}")
     return data
 
 
-def dockerfiles(config: dict[str, Any]) -> list[tuple[int, str]]:
-    """(step index, Dockerfile path relative to the config's folder) for each docker build step."""
-    found = []
-    for index, step in enumerate(config["steps"]):
-        args = [str(a) for a in step.get("args") or []]
-        if "docker" not in step["name"] or "build" not in args:
-            continue
-        step_dir = str(step.get("dir") or ".")
-        path = None
-        for i, arg in enumerate(args):
-            if arg in ("-f", "--file") and i + 1 < len(args):
-                path = args[i + 1]
-            elif arg.startswith("--file="):
-                path = arg.split("=", 1)[1]
-        if path is None:
-            context = args[-1] if args[-1] != "build" else "."
-            path = posixpath.join(context, "Dockerfile")
-        found.append((index, posixpath.normpath(posixpath.join(step_dir, path))))
-    return found
-
-
-def _check_expansion(data: Any) -> None:
+def _check_expansion(data: Any, limit: int) -> None:
     """Refuse a document whose aliases expand beyond MAX_YAML_NODES (also a recursive alias).
 
     Counts values as a walk that follows aliases would meet them, and stops at the limit, so
@@ -91,7 +89,7 @@ def _check_expansion(data: Any) -> None:
     while stack:
         node = stack.pop()
         seen += 1
-        if seen > MAX_YAML_NODES:
+        if seen > limit:
             raise CloudBuildError(
                 f"expands to more than {MAX_YAML_NODES:,} values through aliases "
                 "(recursive or exponential anchors, a YAML bomb?): not parsed"
