@@ -14,7 +14,14 @@ from checks.cases import Case
 from checks.findings import finding, unverified
 from checks.inspect.build_steps import DockerBuild, Produced, docker_builds, produced_paths
 from checks.inspect.cloudbuild import CloudBuildError, load_cloudbuild
-from checks.inspect.dockerfile import Stage, final_stage_chain, parse_dockerfile, parse_stages, start_command
+from checks.inspect.dockerfile import (
+    Stage,
+    final_stage_chain,
+    looks_like_script,
+    parse_dockerfile,
+    parse_stages,
+    start_command,
+)
 from checks.inspect.dockerignore import load_dockerignore
 from checks.inspect.files import RepoFileError, read_text
 from checks.manifest import LoadedManifest, Script, ScriptKind
@@ -139,7 +146,7 @@ def check_docker_entrypoint(case: Case, manifest: LoadedManifest, facts: dict[st
         facts["entrypoint"] = f"the base image's ({base})"
         return
     command, line = started
-    target = next((w for w in command if _looks_like_script(w)), None)
+    target = next((w for w in command if looks_like_script(w)), None)
     facts["command"] = command
     if target is None:
         return  # runs a plain executable of the image (gunicorn, python -m ...), not a file of the repo
@@ -165,10 +172,6 @@ def check_docker_entrypoint(case: Case, manifest: LoadedManifest, facts: dict[st
             f"{script.path}:{line}: {target!r} is started but no COPY/ADD puts it at {image_path} in the image"
         )
     finding(f"{script.path}:{line}: entrypoint script {target!r} is not in the repository")
-
-
-def _looks_like_script(word: str) -> bool:
-    return word.endswith((".py", ".sh")) or (word.startswith(("./", "/app/", "/opt/")) and "." in word)
 
 
 def _image_origin(

@@ -13,6 +13,10 @@ __all__ = ["COMMANDS", "main"]
 #: name -> ("module:function", one-line help). The function takes the remaining arguments.
 COMMANDS: dict[str, tuple[str, str]] = {
     "audit": ("readiness.audit:main", "run the readiness audit (any pytest arguments)"),
+    "init": (
+        "readiness.init_manifest:main",
+        "write a first manifest from a repository (never runs its code)",
+    ),
     "review": ("reporting.review:main", "write the issue-resolution review from run history"),
 }
 

@@ -66,7 +66,7 @@ def main(argv: list[str] | None = None) -> int:
     print(
         f"{out}: {len(repo.entries)} scripts ({needed} run by the repository), {len(repo.packages)} packages, "
         f"{len(repo.tools)} tools, in {took:.2f} s. Review the comments, then audit: "
-        f"pytest --manifest {out}"
+        f"readiness audit --manifest {out} --target-root {root}"
     )
     return 0
 

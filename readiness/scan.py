@@ -15,9 +15,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Final
 
-from checks.inspect.cloudbuild import CloudBuildError, dockerfiles, load_cloudbuild
+from checks.inspect.build_steps import docker_builds
+from checks.inspect.cloudbuild import CloudBuildError, load_cloudbuild
 from checks.inspect.discovery import DEFAULT_EXCLUDE, discover, excluded, guess_category
-from checks.inspect.dockerfile import copy_sources, entrypoint_script, parse_dockerfile
+from checks.inspect.dockerfile import (
+    Instruction,
+    copy_sources,
+    final_stage_chain,
+    looks_like_script,
+    parse_dockerfile,
+    parse_stages,
+    start_command,
+)
 from checks.inspect.files import RepoFileError, read_text
 from checks.inspect.python_source import local_modules, parse_python, third_party
 from checks.inspect.shell_source import called_tools
@@ -315,11 +324,12 @@ def _contexts_from_cloudbuild(path: str, text: str, entries: dict[str, Entry]) -
     except CloudBuildError:
         return
     base = posixpath.dirname(path)
-    for index, dockerfile in dockerfiles(config):
-        target = posixpath.normpath(posixpath.join(base, dockerfile))
-        step = config["steps"][index]
-        args = [str(a) for a in step.get("args") or []]
-        context = posixpath.normpath(posixpath.join(base, str(step.get("dir") or "."), args[-1]))
+    for build in docker_builds(config):
+        if build.dockerfile is None:
+            continue  # `-f -`: the Dockerfile comes from stdin, no file of the repository
+        index = build.step
+        target = posixpath.normpath(posixpath.join(base, build.dockerfile))
+        context = posixpath.normpath(posixpath.join(base, build.context))
         entry = entries.get(target)
         if entry is not None:
             entry.invoked_by.append(f"{path} step {index}")
@@ -360,7 +370,7 @@ def _describe(root: Path, entry: Entry, text: str | None) -> None:
         entry.needs = called_tools(text)
     elif entry.kind == "dockerfile":
         instructions = parse_dockerfile(text)
-        found = entrypoint_script(instructions)
+        found = _started_script(instructions)
         if found:
             entry.needs = [found[1]]
         if not entry.purpose:
@@ -369,6 +379,17 @@ def _describe(root: Path, entry: Entry, text: str | None) -> None:
             entry.purpose = _clean(f"Container image (FROM {base}{runs})") if base else ""
         if entry.context is None:
             _guess_context(root, entry, [src for _, src in copy_sources(instructions)])
+
+
+def _started_script(instructions: list[Instruction]) -> tuple[int, str] | None:
+    """(line, path) of the script the image starts (ENTRYPOINT then CMD, across its stages):
+    only a word that looks like a script path counts (`python main.py` -> main.py)."""
+    started = start_command(final_stage_chain(parse_stages(instructions)))
+    if started is None:
+        return None
+    command, line = started
+    word = next((w for w in command if looks_like_script(w)), None)
+    return (line, word) if word else None
 
 
 def _expected_flags(entry: Entry, text: str | None) -> None:

@@ -314,3 +314,35 @@ def test_init_follows_a_lower_case_dockerfile_to_the_script_its_image_runs(
         assert (
             "src/server.py: run by dockerfile:4, not in the repository" in (tmp_path / "m.toml").read_text()
         )
+
+
+def test_readmes_first_run_commands_audit_a_new_repository_from_any_folder(tmp_path: Path) -> None:
+    """The README's first-run path, as written: `readiness init`, then `readiness audit`, run from
+    a folder that is neither the suite nor the repository."""
+    repo = tmp_path / "my-pipeline"
+    shutil.copytree(EXAMPLE, repo)
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    readiness = str(Path(sys.executable).parent / "readiness")
+    manifest, out = repo / "readiness.toml", tmp_path / "out"
+    manifest.unlink()
+    init = subprocess.run(
+        [readiness, "init", "--target-root", str(repo), "--out", str(manifest)],
+        cwd=elsewhere, capture_output=True, text=True, check=False, timeout=300,
+    )  # fmt: skip
+    assert init.returncode == 0, init.stderr
+    audit = subprocess.run(
+        [readiness, "audit", "--manifest", str(manifest), "--target-root", str(repo),
+         f"--readiness-out={out}", "-p", "no:randomly"],
+        cwd=elsewhere, capture_output=True, text=True, check=False, timeout=600,
+    )  # fmt: skip
+    # init rates what the repository runs P1: the example's defects make it a CONDITIONAL GO.
+    assert "readiness: CONDITIONAL GO" in audit.stdout, audit.stdout[-3000:] + audit.stderr[-2000:]
+    assert f"readiness audit --manifest {manifest} --target-root {repo}" in init.stdout
+    summaries = list(out.glob("AUDIT_SUMMARY_*.md"))
+    assert len(summaries) == 1
+    # The audit ran the repository's cases, not the suite's own tests.
+    assert (
+        "validate_row_counts.py"
+        in (out / summaries[0].name.replace("AUDIT_SUMMARY", "IMPLEMENTATION_SCRIPT_INVENTORY")).read_text()
+    )

@@ -16,6 +16,7 @@ __all__ = [
     "Stage",
     "copy_sources",
     "final_stage_chain",
+    "looks_like_script",
     "parse_dockerfile",
     "parse_stages",
     "start_command",
@@ -290,3 +291,9 @@ def start_command(chain: list[Stage]) -> tuple[list[str], int] | None:
         return None
     line = (entrypoint or cmd or ([], 0))[1]
     return [*(entrypoint[0] if entrypoint else []), *(cmd[0] if cmd else [])], line
+
+
+def looks_like_script(word: str) -> bool:
+    """A word of a start command that names a file of the repository (`main.py`, `./run.sh`),
+    not a plain executable of the image (`gunicorn`, `python`)."""
+    return word.endswith((".py", ".sh")) or (word.startswith(("./", "/app/", "/opt/")) and "." in word)
