@@ -93,12 +93,16 @@ class Leftover:
     expires: str
     #: The probe case that left it.
     case: str
+    #: Seen after the failed delete; False: whether it is there could not be read either.
+    confirmed: bool = True
 
     def describe(self) -> str:
         when = f"expires on its own at {self.expires}" if self.expires else "expiry unknown"
+        state = (
+            "still present after the run" if self.confirmed else "may still be present (could not be checked)"
+        )
         return (
-            f"{self.name}: still present after the run ({when}); "
-            "`pytest --sweep-scratch` deletes it once the run is an hour old"
+            f"{self.name}: {state} ({when}); `pytest --sweep-scratch` deletes it once the run is an hour old"
         )
 
 
@@ -111,7 +115,8 @@ def leftovers(records: list[CaseRecord]) -> list[Leftover]:
     for r in records:
         for item in r.facts.get(LEFTOVER_FACT) or ():
             if isinstance(item, dict) and item.get("name"):
-                found.append(Leftover(str(item["name"]), str(item.get("expires") or ""), r.key))
+                expires = str(item.get("expires") or "")
+                found.append(Leftover(str(item["name"]), expires, r.key, item.get("confirmed") is not False))
     return found
 
 
@@ -247,7 +252,10 @@ class Audit:
             "inventory": [row.to_json() for row in self.inventory],
             "blockers": [self.case_json(r) for r in self.blockers],
             "roots": [c.to_json() for c in self.roots],
-            "leftovers": [{"name": x.name, "expires": x.expires, "case": x.case} for x in self.leftovers],
+            "leftovers": [
+                {"name": x.name, "expires": x.expires, "case": x.case, "confirmed": x.confirmed}
+                for x in self.leftovers
+            ],
             "cases": [self.case_json(r) for r in self.records],
             **self.ops.to_json(self.cadence),
             **self.extra,

@@ -55,13 +55,13 @@ def _columns(ctx: _Context, recs: list[CaseRecord]) -> list[str]:
     """Status, risk, what it blocks and its blockers, for one item's cases."""
     status, priority = item_status(recs, ctx.priority_of)
     own_roots = [ctx.roots[r.nodeid] for r in recs if r.nodeid in ctx.roots]
-    blocks = []
-    for root in own_roots:
-        impact = str(root.record.blocker.get("impact") or "")
-        folded = f"{root.folded_text()} ({', '.join(r.key for r in root.folded)})" if root.folded else ""
-        blocks.append("; ".join(part for part in (impact, folded) if part))
+    # Impacts once each (a dataset's seven naming cases share one), then what could not run.
+    blocks = list(dict.fromkeys(str(c.record.blocker.get("impact") or "") for c in own_roots))
+    blocks += [f"{c.folded_text()} ({', '.join(r.key for r in c.folded)})" for c in own_roots if c.folded]
     blockers = [r.message or r.title for r in recs if r.outcome.is_open and not r.blocked_by]
-    held = sorted({r.blocked_by for r in recs if r.blocked_by})
+    # A case held by a root of another item (the credentials, a disabled API) says which.
+    inside = {r.key for r in recs}
+    held = sorted({r.blocked_by for r in recs if r.blocked_by and r.blocked_by not in inside})
     blockers += [f"could not run: blocked by {key}" for key in held]
     return [
         status_text(status, priority),
