@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from checks.criteria import CRITERIA
-from conftest import AuditRun, TargetRepo, run_shared, run_suite
+from conftest import REPO, AuditRun, TargetRepo, run_shared, run_suite
 from reporting.root_causes import DEPENDENCIES, SERVICE_OF
 from reporting.statuses import CRITERION_STATUS
 
@@ -421,3 +421,36 @@ def test_root_causes_are_the_same_with_and_without_xdist(google_runs: Any) -> No
     assert [c["blocked_by"] for c in parallel.json()["cases"]] == [
         c["blocked_by"] for c in serial.json()["cases"]
     ]
+
+
+# -- the shipped example, offline (no credentials) ------------------------------------------------
+
+
+def test_example_offline_folds_every_google_case_and_the_unparsable_scripts_checks(tmp_path: Path) -> None:
+    empty = tmp_path / "gcloud"
+    empty.mkdir()
+    run = run_shared(
+        tmp_path,
+        REPO / "examples" / "bqx_demo" / "readiness.toml",
+        env={"CLOUDSDK_CONFIG": str(empty), "NO_GCE_CHECK": "true"},
+    )
+    data = run.json()
+    roots = {r["key"]: r for r in data["roots"]}
+    validate = roots["python_parses:scripts/validation/validate_row_counts.py"]
+    assert sorted(validate["folded"]) == [
+        "cli_flags:scripts/validation/validate_row_counts.py",
+        "imports_resolve:scripts/validation/validate_row_counts.py",
+    ]
+    credentials = roots["credentials_token:bqx-ml-pipeline@bqx-ml-demo.iam.gserviceaccount.com"]
+    google = [c for c in data["cases"] if c["blocked_by"] == credentials["key"]]
+    assert len(credentials["folded"]) == len(google) > 40
+    # Three P0 defects: the credentials, the missing script, the syntax error.
+    p0 = [r["key"] for r in data["roots"] if r["priority"] == "P0"]
+    assert p0 == [credentials["key"], "script_exists:scripts/phase4c/rename_var_tables.py", validate["key"]]
+    assert data["verdict"]["reasons"][0].startswith("3 P0 blockers (")
+    row = run.script("scripts/validation/validate_row_counts.py")
+    assert (row["status_text"], row["recommendation"]) == (
+        "BLOCKED (P0)",
+        "Fix before execution: fix the syntax error",
+    )
+    assert run.script("scripts/phase4c/consolidate_lag_tables.py")["status_text"] == "PARTIAL (P1)"
