@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Final
 
 from checks.criteria import CRITERIA, SubjectKind
 from checks.manifest import SECTION_SUBJECT
@@ -73,9 +74,7 @@ def _columns(ctx: _Context, recs: list[CaseRecord]) -> list[str]:
 
 #: The criterion whose priority is an item's priority for the phase: its kind's first criterion
 #: (existence or reachability: what the phase needs of the item before anything else).
-_MAIN: dict[SubjectKind, str] = {}
-for _criterion in CRITERIA.values():
-    _MAIN.setdefault(_criterion.subject, _criterion.id)
+_MAIN: Final[dict[SubjectKind, str]] = {c.subject: c.id for c in reversed(CRITERIA.values())}
 
 
 def _google_items(audit: Audit) -> list[tuple[SubjectKind, AuditedItem]]:
