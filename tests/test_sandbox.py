@@ -193,7 +193,9 @@ def test_example_counts_one_blocker_per_root_cause(run: SandboxRun) -> None:
     # under it: 3 P0 defects, 5 P0 cases.
     assert run.json()["verdict"]["reasons"] == ["3 P0 blockers (5 cases)"]
     summary = run.doc("AUDIT_SUMMARY")
-    assert summary.count("scripts/validation/validate_row_counts.py:13: syntax error") == 1
+    likely = summary.split("### Likely blockers if started on that date\n", 1)[1].split("\n### ", 1)[0]
+    assert likely.count("scripts/validation/validate_row_counts.py:13: syntax error") == 1
+    assert "  - +2 checks could not run: `cli_flags:scripts/validation/validate_row_counts.py`" in likely
 
 
 def test_over_budget_query_is_reported(run: SandboxRun) -> None:
