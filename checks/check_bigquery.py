@@ -176,7 +176,8 @@ def _write_probe(google: GoogleAccess, ref: DatasetRef, scratch: ScratchNames, f
         # the table still expires on its own within the scratch TTL).
         left = _remove(google, ref, (first, second))
         if left:
-            facts["left_behind"] = left
+            facts["left_behind"] = [item["name"].rsplit(".", 1)[-1] for item in left]
+            facts["scratch_left"] = left
 
 
 def _probe_steps(google: GoogleAccess, ref: DatasetRef, first: str, second: str) -> None:
@@ -233,7 +234,12 @@ def _step(step: str, ref: DatasetRef, principal: str) -> Iterator[None]:
         raise ApiCallError(f"{exc} (at the {step} step)") from None
 
 
-def _remove(google: GoogleAccess, ref: DatasetRef, names: tuple[str, ...]) -> list[str]:
+def _remove(google: GoogleAccess, ref: DatasetRef, names: tuple[str, ...]) -> list[dict[str, Any]]:
+    """Delete the scratch tables; those still there afterwards, with their expiry.
+
+    A failed delete is checked, not assumed: a delete that timed out may have landed, and a
+    create that failed left nothing to delete.
+    """
     left = []
     for name in names:
         try:
@@ -241,8 +247,26 @@ def _remove(google: GoogleAccess, ref: DatasetRef, names: tuple[str, ...]) -> li
                 f"{ref}.{name}", not_found_ok=True, retry=None, timeout=google.timeout
             )
         except Exception:  # cleanup must never mask the probe's own outcome
-            left.append(name)
+            still = _still_there(google, f"{ref}.{name}")
+            if still is not None:
+                left.append(still)
     return left
+
+
+def _still_there(google: GoogleAccess, table_id: str) -> dict[str, Any] | None:
+    """The table and its expiry if it exists; when that cannot be read either, it is named as
+    possibly present (expiry unknown) rather than assumed gone."""
+    try:
+        table = google.bigquery.get_table(table_id, retry=google.read_retry(API), timeout=google.timeout)
+    except api_exceptions.NotFound:
+        return None
+    except Exception:  # the check of a cleanup must not mask the probe's outcome either
+        return {"name": table_id, "expires": "", "confirmed": False}
+    return {
+        "name": table_id,
+        "expires": table.expires.isoformat() if table.expires else "",
+        "confirmed": True,
+    }
 
 
 # -- source_fresh --------------------------------------------------------------------------------

@@ -155,7 +155,17 @@ def _remove(bucket: Bucket, blob: Any, google: GoogleAccess, facts: dict[str, An
         facts["scratch_removed"] = True
     except (pytest.fail.Exception, CheckError) as exc:
         facts["scratch_removed"] = False
-        facts["scratch_expires"] = blob.custom_time.isoformat() if blob.custom_time else ""
+        expires = blob.custom_time.isoformat() if blob.custom_time else ""
+        facts["scratch_expires"] = expires
+        # Checked, not assumed: a delete that timed out may have landed, a failed write left
+        # nothing. When even that cannot be read, it is named as possibly present.
+        try:
+            present: bool | None = blob.exists(retry=google.read_retry(API), timeout=google.timeout)
+        except Exception:  # the check of a cleanup must not mask the probe's outcome
+            present = None
+        if present is not False:
+            name = f"gs://{bucket.name}/{blob.name}"
+            facts["scratch_left"] = [{"name": name, "expires": expires, "confirmed": bool(present)}]
         if report:
             raise
         facts["cleanup_error"] = str(exc)

@@ -5,19 +5,20 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field
 from operator import attrgetter
-from typing import Any
+from typing import Any, Final
 
 from checks.cases import cases_for
-from checks.criteria import CRITERIA
+from checks.criteria import CRITERIA, SubjectKind
 from checks.manifest import LoadedManifest
 from checks.priority import PRIORITY_MEANING, SLA, Priority
 from reporting.history.store import RunEntry, scope_key
 from reporting.inventory import ScriptRow, ScriptStatus, build_inventory
 from reporting.operations import CadenceRow, Operations, Past, build_operations, case_entries
 from reporting.records import CaseRecord, Outcome
-from reporting.verdict import VerdictResult, decide
+from reporting.root_causes import RootCause, assign_roots, blocker_counts, count_text, roots_of
+from reporting.verdict import Verdict, VerdictResult, decide
 
-__all__ = ["Audit", "RunInfo", "Scope", "build_audit"]
+__all__ = ["LEFTOVER_FACT", "Audit", "Leftover", "RunInfo", "Scope", "build_audit", "days_to_start"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -29,9 +30,20 @@ class Scope:
     cases_run: int
     #: Every case the manifest defines, selected or not.
     cases_total: int
+    #: Why Google Cloud was not audited ("" when it was): no [gcp], or no Google case selected.
+    google_gap: str = ""
 
     @property
     def is_full(self) -> bool:
+        return (
+            not self.markexpr
+            and not self.keyword
+            and self.cases_run >= self.cases_total
+            and not self.google_gap
+        )
+
+    @property
+    def selected_all(self) -> bool:
         return not self.markexpr and not self.keyword and self.cases_run >= self.cases_total
 
     def describe(self) -> str:
@@ -41,8 +53,71 @@ class Scope:
         if self.keyword:
             parts.append(f"-k {self.keyword!r}")
         selection = " ".join(parts) if parts else "no selection (full suite)"
-        kind = "full audit" if self.is_full else "PARTIAL audit"
-        return f"{kind}: {selection}; {self.cases_run} of {self.cases_total} cases run"
+        if self.is_full:
+            kind = "full audit"
+        elif self.selected_all:
+            kind = "repository checks only"
+        else:
+            kind = "PARTIAL audit"
+        gap = f"; Google Cloud not audited ({self.google_gap})" if self.google_gap else ""
+        return f"{kind}: {selection}; {self.cases_run} of {self.cases_total} cases run{gap}"
+
+
+def google_gap(loaded: LoadedManifest, records: list[CaseRecord]) -> str:
+    """Why Google Cloud was not audited in this run, or "" when some Google case ran."""
+    if loaded.manifest.gcp is None:
+        return "the manifest has no [gcp] section"
+    if not any(r.subject_kind and SubjectKind(r.subject_kind).google for r in records):
+        return "no Google case was selected in this run"
+    return ""
+
+
+def days_to_start(start: dt.date, today: dt.date) -> str:
+    """ "8 days until the planned start", or "the planned start was 8 days ago"."""
+    days = (start - today).days
+    if days == 0:
+        return "the planned start is today"
+    plural = "s" if abs(days) != 1 else ""
+    if days > 0:
+        return f"{days} day{plural} until the planned start"
+    return f"the planned start was {-days} day{plural} ago"
+
+
+@dataclass(frozen=True, slots=True)
+class Leftover:
+    """A scratch object a probe could not remove and found still present afterwards."""
+
+    #: `project.dataset.table` or `gs://bucket/object`.
+    name: str
+    #: When it expires on its own (ISO), "" if unknown.
+    expires: str
+    #: The probe case that left it.
+    case: str
+    #: Seen after the failed delete; False: whether it is there could not be read either.
+    confirmed: bool = True
+
+    def describe(self) -> str:
+        when = f"expires on its own at {self.expires}" if self.expires else "expiry unknown"
+        state = (
+            "still present after the run" if self.confirmed else "may still be present (could not be checked)"
+        )
+        return (
+            f"{self.name}: {state} ({when}); `pytest --sweep-scratch` deletes it once the run is an hour old"
+        )
+
+
+#: The fact the write probes record, after checking, for scratch objects still present.
+LEFTOVER_FACT: Final = "scratch_left"
+
+
+def leftovers(records: list[CaseRecord]) -> list[Leftover]:
+    found = []
+    for r in records:
+        for item in r.facts.get(LEFTOVER_FACT) or ():
+            if isinstance(item, dict) and item.get("name"):
+                expires = str(item.get("expires") or "")
+                found.append(Leftover(str(item["name"]), expires, r.key, item.get("confirmed") is not False))
+    return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -70,7 +145,34 @@ class Audit:
     counts: dict[Priority, dict[Outcome, int]]
     #: The SLA cadence dashboard, one row per priority.
     cadence: list[CadenceRow]
+    #: One blocker per root cause, most urgent first (what documents, terminal and counts show).
+    roots: list[RootCause] = field(default_factory=list)
+    #: Scratch objects still present after the run.
+    leftovers: list[Leftover] = field(default_factory=list)
     extra: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def blocker_counts(self) -> dict[Priority, tuple[int, int]]:
+        """(blockers, cases) per effective priority."""
+        return blocker_counts(self.roots)
+
+    def blocker_count_text(self, priority: Priority) -> str:
+        """ "3 P0 blockers (5 cases)"."""
+        return count_text(priority, *self.blocker_counts[priority])
+
+    @property
+    def verdict_line(self) -> str:
+        """The verdict as it is read, with what it does not cover: "GO for the repository
+        checks; infrastructure not audited"."""
+        verdict = self.verdict.verdict
+        if not self.scope.google_gap:
+            return verdict.value
+        if verdict is Verdict.GO:
+            return "GO for the repository checks; infrastructure not audited"
+        return f"{verdict.value}; Google Cloud not audited"
+
+    def start_text(self) -> str:
+        return days_to_start(self.loaded.phase.start, self.run.date)
 
     def missing_scripts(self) -> list[ScriptRow]:
         return [s for s in self.inventory if s.status is ScriptStatus.MISSING]
@@ -129,20 +231,31 @@ class Audit:
                 "cases_run": self.scope.cases_run,
                 "cases_total": self.scope.cases_total,
                 "full": self.scope.is_full,
+                "google_not_audited": self.scope.google_gap,
                 "description": self.scope.describe(),
             },
             "verdict": {
                 "verdict": self.verdict.verdict.value,
                 "risk": self.verdict.risk.value,
                 "reasons": list(self.verdict.reasons),
+                "headline": self.verdict_line,
+                "risk_reasons": list(self.verdict.risk_reasons),
             },
             "counts": {p.value: {o.value: n for o, n in row.items()} for p, row in self.counts.items()},
+            "blocker_counts": {
+                p.value: {"blockers": b, "cases": c} for p, (b, c) in self.blocker_counts.items()
+            },
             "priorities": {
                 p.value: {"meaning": PRIORITY_MEANING[p], "sla_hours": SLA[p].total_seconds() / 3600}
                 for p in Priority
             },
             "inventory": [row.to_json() for row in self.inventory],
             "blockers": [self.case_json(r) for r in self.blockers],
+            "roots": [c.to_json() for c in self.roots],
+            "leftovers": [
+                {"name": x.name, "expires": x.expires, "case": x.case, "confirmed": x.confirmed}
+                for x in self.leftovers
+            ],
             "cases": [self.case_json(r) for r in self.records],
             **self.ops.to_json(self.cadence),
             **self.extra,
@@ -169,7 +282,10 @@ def build_audit(
     blockers, the counts, the cadence) is worked out here, once.
     """
     records = sorted(records, key=attrgetter("nodeid"))
-    scope = Scope(markexpr, keyword, len(records), count_all_cases(loaded))
+    # Before anything reads the records: which open case kept which other from running.
+    assign_roots(loaded, records)
+    roots = roots_of(records)
+    scope = Scope(markexpr, keyword, len(records), count_all_cases(loaded), google_gap(loaded, records))
     ops = build_operations(loaded, records, run.run_id, run.started, past, history_location, history_problem)
     counts = {p: dict.fromkeys(Outcome, 0) for p in Priority}
     for r in records:
@@ -181,9 +297,11 @@ def build_audit(
         scope=scope,
         records=records,
         verdict=decide(records),
-        inventory=build_inventory(loaded, records),
+        inventory=build_inventory(loaded, records, {c.record.nodeid: c.priority for c in roots}),
         ops=ops,
         blockers=sorted(open_records, key=lambda r: (r.priority.rank, r.area, r.subject, r.criterion)),
         counts=counts,
         cadence=ops.cadence(records),
+        roots=roots,
+        leftovers=leftovers(records),
     )

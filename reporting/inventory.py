@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
@@ -17,18 +16,14 @@ from checks.inspect.python_source import local_modules, parse_python, third_part
 from checks.inspect.shell_source import called_tools
 from checks.manifest import LoadedManifest, Script, ScriptKind
 from checks.priority import Priority
-from reporting.records import CaseRecord, Outcome
+from reporting.records import CaseRecord
+from reporting.statuses import CRITERION_STATUS, Status, item_status, status_text
 
 __all__ = ["ScriptRow", "ScriptStatus", "build_inventory", "undeclared_line"]
 
 
-class ScriptStatus(StrEnum):
-    READY = "READY"  # exists, sound, no blockers
-    PARTIAL = "PARTIAL"  # exists, needs updates
-    MISSING = "MISSING"  # required, absent
-    BLOCKED = "BLOCKED"  # exists, has a critical (P0) blocker
-    NOT_AUDITED = "NOT AUDITED"  # none of its cases was selected in this run
-    UNDECLARED = "UNDECLARED"  # in the repository, not in the manifest (checks.discovery)
+#: Scripts share the one vocabulary of every document (reporting.statuses).
+ScriptStatus = Status
 
 
 @dataclass(slots=True)
@@ -41,6 +36,8 @@ class ScriptRow:
     needed: bool
     priority: str
     status: ScriptStatus
+    #: The most urgent priority among its open cases, shown beside the status ("" when none).
+    status_priority: str
     exists: bool
     lines: int | None
     last_modified: str
@@ -50,13 +47,22 @@ class ScriptRow:
     recommendation: str
     create_hours: float
 
+    @property
+    def status_text(self) -> str:
+        """ "BLOCKED (P1)", as every document writes it."""
+        return status_text(self.status, Priority(self.status_priority) if self.status_priority else None)
+
     def to_json(self) -> dict[str, Any]:
         data = asdict(self)
         data["status"] = self.status.value
+        data["status_text"] = self.status_text
         return data
 
 
-def build_inventory(loaded: LoadedManifest, records: Iterable[CaseRecord]) -> list[ScriptRow]:
+def build_inventory(
+    loaded: LoadedManifest, records: Iterable[CaseRecord], priority_of: dict[str, Priority] | None = None
+) -> list[ScriptRow]:
+    """`priority_of`: root cases' effective priorities by node id (reporting.root_causes)."""
     scripts = [*loaded.manifest.scripts, *undeclared_scripts(loaded)]
     if not scripts:
         return []  # nothing to list, and no git process to start
@@ -66,7 +72,8 @@ def build_inventory(loaded: LoadedManifest, records: Iterable[CaseRecord]) -> li
             by_subject.setdefault(r.subject, []).append(r)
     dates = last_commit_dates(loaded.root, [s.path for s in scripts])
     phase = loaded.phase.id
-    return [_row(loaded, s, by_subject.get(s.path, []), dates, phase) for s in scripts]
+    effective = priority_of or {}
+    return [_row(loaded, s, by_subject.get(s.path, []), dates, phase, effective) for s in scripts]
 
 
 def _row(
@@ -75,13 +82,29 @@ def _row(
     recs: list[CaseRecord],
     dates: dict[str, str] | None,
     phase: str,
+    effective: dict[str, Priority],
 ) -> ScriptRow:
     path = loaded.root / script.path
     exists = path.is_file()
     deps, mode, lines = _facts(loaded.root, script) if exists else ([], "", None)
-    status = ScriptStatus.UNDECLARED if isinstance(script, UndeclaredScript) else _status(recs)
+    priority: Priority | None
+    if isinstance(script, UndeclaredScript):
+        status, priority = Status.UNDECLARED, Priority.P3
+    else:
+        status, priority = item_status(recs, effective)
     open_recs = [r for r in recs if r.outcome.is_open]
-    blockers = [f"{r.priority.value} {r.message or r.title}" for r in open_recs]
+    # One entry per root cause: the cases it kept from running are counted, not repeated.
+    roots = [r for r in open_recs if not r.blocked_by]
+    folded = {r.key: sum(1 for o in open_recs if o.blocked_by == r.key) for r in roots}
+    blockers = [
+        f"{effective.get(r.nodeid, r.priority).value} {r.message or r.title}"
+        + (
+            f" (+{folded[r.key]} check{'s' if folded[r.key] != 1 else ''} could not run)"
+            if folded[r.key]
+            else ""
+        )
+        for r in roots
+    ]
     return ScriptRow(
         path=script.path,
         purpose=script.purpose,
@@ -91,28 +114,16 @@ def _row(
         needed=script.needed_by(phase),
         priority=script.priority_for("script_exists", phase).value,
         status=status,
+        status_priority=priority.value if priority is not None else "",
         exists=exists,
         lines=lines,
         last_modified=_last_modified(path, script.path, dates) if exists else "",
         dependencies=deps,
         execution_mode=mode if exists else "",
         blockers=blockers,
-        recommendation=_recommendation(status, script, open_recs),
+        recommendation=_recommendation(status, script, roots or open_recs, effective),
         create_hours=script.create_hours,
     )
-
-
-def _status(recs: list[CaseRecord]) -> ScriptStatus:
-    if not recs:
-        return ScriptStatus.NOT_AUDITED
-    if any(r.criterion == "script_exists" and r.outcome is Outcome.FAILED for r in recs):
-        return ScriptStatus.MISSING
-    open_recs = [r for r in recs if r.outcome.is_open]
-    if any(r.priority is Priority.P0 for r in open_recs):
-        return ScriptStatus.BLOCKED
-    if open_recs:
-        return ScriptStatus.PARTIAL
-    return ScriptStatus.READY
 
 
 def undeclared_line(rows: list[ScriptRow]) -> str:
@@ -124,20 +135,25 @@ def undeclared_line(rows: list[ScriptRow]) -> str:
     return f"{count} {noun} in the repository {verb} not in the manifest (inventory status UNDECLARED)"
 
 
-def _recommendation(status: ScriptStatus, script: Script, open_recs: list[CaseRecord]) -> str:
-    if status is ScriptStatus.UNDECLARED:
-        fix = f"; fix first: {open_recs[0].message or open_recs[0].title}" if open_recs else ""
+def _recommendation(
+    status: Status, script: Script, roots: list[CaseRecord], effective: dict[str, Priority]
+) -> str:
+    """What to do, from the root finding that decides the status (a script that does not parse
+    is told to fix its syntax, not to add the flags its parser cannot be read for)."""
+    if status is Status.UNDECLARED:
+        fix = f"; fix first: {roots[0].message or roots[0].title}" if roots else ""
         return f"Declare it in the manifest (`readiness init` suggests an entry){fix}"
-    if status is ScriptStatus.MISSING:
+    if status is Status.MISSING:
         hours = f" (estimated {script.create_hours:g} h)" if script.create_hours else ""
         return f"Create{hours}: {script.purpose}"
-    if status is ScriptStatus.NOT_AUDITED:
+    if status is Status.NOT_AUDITED:
         return "Run the full suite to audit"
-    if not open_recs:
+    if not roots:
         return "None: ready to run"
-    worst = min(open_recs, key=lambda r: r.priority.rank)
-    action = str(worst.blocker.get("action") or "")
-    return f"Fix before execution: {action}" if status is ScriptStatus.BLOCKED else f"Update: {action}"
+    deciding = [r for r in roots if CRITERION_STATUS.get(r.criterion, Status.BLOCKED) is status] or roots
+    worst = min(deciding, key=lambda r: effective.get(r.nodeid, r.priority).rank)
+    action = str(worst.blocker.get("action") or worst.message or worst.title)
+    return f"Fix before execution: {action}" if status is Status.BLOCKED else f"Update: {action}"
 
 
 def _last_modified(path: Path, rel: str, dates: dict[str, str] | None) -> str:

@@ -31,7 +31,7 @@ from reporting.history import HistoryError, HistoryStore, open_store, scope_key
 from reporting.inventory import undeclared_line
 from reporting.operations import Past, read_past
 from reporting.records import CaseRecord, Outcome
-from reporting.verdict import EXIT_CODES
+from reporting.verdict import EXIT_CODES, short_finding
 from reporting.writer import DocumentWriteError, write_documents
 
 if TYPE_CHECKING:
@@ -137,6 +137,8 @@ class ReadinessPlugin:
         self.audit: Audit | None = None
         self.written: list[Path] = []
         self.write_error = ""
+        #: Why the run has no verdict at all (nothing ran), "" otherwise.
+        self.nothing_ran = ""
         self.store: HistoryStore | None = None
         #: Seconds the history write took (shown in the terminal summary).
         self.history_seconds: float | None = None
@@ -252,6 +254,12 @@ class ReadinessPlugin:
             return
         if exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.INTERNAL_ERROR):
             self.write_error = "run did not complete: no documents written"
+            return
+        if not self.records:
+            # Nothing was verified, so there is nothing to decide or record: documents with a
+            # verdict would read as an audit that never happened.
+            why = "--collect-only" if self.config.option.collectonly else "no case was selected"
+            self.nothing_ran = f"no case ran ({why}): no verdict, no documents written"
             return
         audit = self.build()
         swept = sweep_result(self.config)
@@ -385,17 +393,23 @@ class ReadinessPlugin:
         if not self.controller:
             return
         tr = terminalreporter
+        if self.nothing_ran:
+            tr.write_sep("=", f"readiness: {self.nothing_ran}", yellow=True)
+            return
         if self.audit is None:
             tr.write_sep("=", f"readiness: {self.write_error or 'no audit'}", red=True)
             return
         audit = self.audit
         verdict = audit.verdict
         colour = {"GO": "green", "CONDITIONAL GO": "yellow"}.get(verdict.verdict.value, "red")
-        tr.write_sep("=", f"readiness: {verdict.verdict.value} (risk {verdict.risk.value})", **{colour: True})
+        tr.write_sep("=", f"readiness: {audit.verdict_line} (risk {verdict.risk.value})", **{colour: True})
         for reason in verdict.reasons:
             tr.write_line(f"  {reason}")
+        for reason in verdict.risk_reasons:
+            tr.write_line(f"  risk {reason}")
         for line in _counts_table(audit).splitlines():
             tr.write_line(f"  {line}")
+        _summarise_blockers(tr, audit)
         tr.write_line(f"  scope: {audit.scope.describe()}")
         if undeclared := undeclared_line(audit.inventory):
             tr.write_line(f"  {undeclared}")
@@ -428,6 +442,24 @@ class ReadinessPlugin:
             )
         if self.notified is not None:
             tr.write_line(f"  notification: {self.notified.line()}", red=not self.notified.ok)
+
+
+#: Blockers the terminal lists before pointing at the documents.
+_TERMINAL_BLOCKERS: Final = 10
+
+
+def _summarise_blockers(tr: Any, audit: Audit) -> None:
+    """One line per root cause, most urgent first, with what it kept from running; then the
+    scratch objects still present."""
+    counts = [audit.blocker_count_text(p) for p, (n, _) in audit.blocker_counts.items() if n]
+    tr.write_line(f"  blockers: {', '.join(counts) if counts else 'none'}")
+    for root in audit.roots[:_TERMINAL_BLOCKERS]:
+        folded = f" ({root.folded_text()})" if root.folded else ""
+        tr.write_line(f"    {root.priority.value} {short_finding(root.record)}{folded}")
+    if len(audit.roots) > _TERMINAL_BLOCKERS:
+        tr.write_line(f"    … and {len(audit.roots) - _TERMINAL_BLOCKERS} more in the blocker analysis")
+    for leftover in audit.leftovers:
+        tr.write_line(f"  scratch left: {leftover.describe()}", yellow=True)
 
 
 class _ReportsFromWorkers:

@@ -46,6 +46,9 @@ class CaseRecord:
     outcome: Outcome = Outcome.PASSED
     message: str = ""
     facts: dict[str, Any] = field(default_factory=dict)
+    #: The key of the case whose failure kept this one from being checked ("" when none):
+    #: set at aggregation by reporting.root_causes.
+    blocked_by: str = ""
 
     @classmethod
     def from_case(cls, nodeid: str, case: Case, blocker: dict[str, Any]) -> CaseRecord:
@@ -118,4 +121,5 @@ class CaseRecord:
             "message": self.message,
             "blocker": self.blocker,
             "facts": self.facts,
+            "blocked_by": self.blocked_by,
         }

@@ -9,8 +9,9 @@ from typing import Final
 
 from checks.priority import Priority
 from reporting.records import CaseRecord
+from reporting.root_causes import RootCause, blocker_counts, count_text, roots_of
 
-__all__ = ["EXIT_CODES", "Risk", "Verdict", "VerdictResult", "decide"]
+__all__ = ["EXIT_CODES", "Risk", "Verdict", "VerdictResult", "decide", "short_finding"]
 
 
 class Verdict(StrEnum):
@@ -39,25 +40,64 @@ class VerdictResult:
     risk: Risk
     #: Why, in one sentence per reason.
     reasons: tuple[str, ...]
+    #: Which blockers make the risk what it is, in one or two lines.
+    risk_reasons: tuple[str, ...] = ()
+
+
+#: Root causes named in the risk's reasons before "and N more".
+_NAMED: Final = 3
+_SHORT: Final = 110
 
 
 def decide(records: Iterable[CaseRecord]) -> VerdictResult:
-    """NO-GO when a P0 case did not verifiably pass (or nothing ran); CONDITIONAL GO on P1."""
+    """NO-GO when a P0 case did not verifiably pass (or nothing ran); CONDITIONAL GO on P1.
+
+    Every case counts; the reasons count blockers by root cause (reporting.root_causes: a case
+    that could not run because another failed is folded under it): "3 P0 blockers (5 cases)".
+    """
     records = list(records)
     if not records:
-        return VerdictResult(Verdict.NO_GO, Risk.HIGH, ("no readiness case ran: nothing was verified",))
-    p0 = [r for r in records if r.priority is Priority.P0 and r.outcome.is_open]
-    p1 = [r for r in records if r.priority is Priority.P1 and r.outcome.is_open]
+        return VerdictResult(
+            Verdict.NO_GO,
+            Risk.HIGH,
+            ("no readiness case ran: nothing was verified",),
+            ("HIGH: nothing was verified",),
+        )
+    roots = roots_of(records)
+    counts = blocker_counts(roots)
+    p0 = [c for c in roots if c.priority is Priority.P0]
+    p1 = [c for c in roots if c.priority is Priority.P1]
     if p0:
-        return VerdictResult(Verdict.NO_GO, Risk.HIGH, tuple(_reasons(p0, "P0")))
+        return VerdictResult(
+            Verdict.NO_GO, Risk.HIGH, (count_text(Priority.P0, *counts[Priority.P0]),), _risk("HIGH:", p0)
+        )
     if p1:
-        return VerdictResult(Verdict.CONDITIONAL_GO, Risk.MEDIUM, tuple(_reasons(p1, "P1")))
-    return VerdictResult(Verdict.GO, Risk.LOW, ("every selected P0 and P1 case passed",))
+        return VerdictResult(
+            Verdict.CONDITIONAL_GO,
+            Risk.MEDIUM,
+            (count_text(Priority.P1, *counts[Priority.P1]),),
+            _risk("MEDIUM: no P0 blocker;", p1),
+        )
+    slower = [c for c in roots if c.priority is Priority.P2]
+    low = "LOW: no P0 or P1 blocker" + (
+        f"; {count_text(Priority.P2, *counts[Priority.P2])} may slow it" if slower else ""
+    )
+    return VerdictResult(Verdict.GO, Risk.LOW, ("every selected P0 and P1 case passed",), (low,))
 
 
-def _reasons(open_records: list[CaseRecord], priority: str) -> list[str]:
-    by_outcome: dict[str, int] = {}
-    for r in open_records:
-        by_outcome[r.outcome.value] = by_outcome.get(r.outcome.value, 0) + 1
-    parts = [f"{n} {outcome}" for outcome, n in sorted(by_outcome.items())]
-    return [f"{len(open_records)} {priority} case(s) not passed ({', '.join(parts)})"]
+def short_finding(record: CaseRecord) -> str:
+    """A blocker in a few words: its finding, prefixed by its subject unless it names it."""
+    text = record.message or f"{record.title}: {record.outcome.value}"
+    if record.subject and record.subject not in text:
+        text = f"{record.subject}: {text}"
+    return text if len(text) <= _SHORT else text[: _SHORT - 1] + "…"
+
+
+def _risk(head: str, roots: list[RootCause]) -> tuple[str, ...]:
+    priority = roots[0].priority
+    named = "; ".join(
+        short_finding(c.record) + (f" ({c.folded_text()})" if c.folded else "") for c in roots[:_NAMED]
+    )
+    more = f"; and {len(roots) - _NAMED} more" if len(roots) > _NAMED else ""
+    blockers = f"{len(roots)} {priority.value} blocker{'s' if len(roots) != 1 else ''}"
+    return (f"{head} {blockers}: {named}{more}",)

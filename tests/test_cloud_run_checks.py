@@ -205,7 +205,7 @@ def test_503_from_cloud_run_is_an_error_naming_the_api_and_the_p0_verdict_is_no_
     # 1 s deadline. How many attempts fit depends on the backoff and the machine's load.
     assert shared.flaky.fired > 1
     assert verdict(shared.run) == "NO-GO"
-    assert shared.run.json()["verdict"]["reasons"] == ["3 P0 case(s) not passed (3 error)"]
+    assert shared.run.json()["verdict"]["reasons"] == ["1 P0 blocker (3 cases)"]
 
 
 def test_each_job_is_read_once_for_its_three_criteria(shared: Shared) -> None:

@@ -261,7 +261,7 @@ def test_bad_interpreter_leaves_imports_unverified(broken_env_run: AuditRun) -> 
 def test_bad_interpreter_is_never_a_go(broken_env_run: AuditRun) -> None:
     verdict = broken_env_run.json()["verdict"]
     assert verdict["verdict"] == "NO-GO"
-    assert verdict["reasons"] == ["1 P0 case(s) not passed (1 error)"]
+    assert verdict["reasons"] == ["1 P0 blocker (1 case)"]
 
 
 def test_missing_requirements_file_is_a_finding(broken_env_run: AuditRun) -> None:

@@ -266,7 +266,7 @@ def test_503_from_bigquery_is_an_error_naming_the_api_and_the_p0_verdict_is_no_g
     assert message.startswith("BigQuery: HTTP 503 ServiceUnavailable")
     assert shared.faults["bq503"].fired > 1
     assert verdict(shared.run) == "NO-GO"
-    assert shared.run.json()["verdict"]["reasons"] == ["1 P0 case(s) not passed (1 error)"]
+    assert shared.run.json()["verdict"]["reasons"] == ["1 P0 blocker (1 case)"]
 
 
 # -- quota_headroom ---------------------------------------------------------------------------

@@ -136,7 +136,7 @@ def test_infrastructure_report_summarises_each_dataset(run: SandboxRun) -> None:
     rows = [[c.strip() for c in line.strip().strip("|").split("|")] for line in report.splitlines()]
     features = next(r for r in rows if r and r[0] == "bqx_ml_v3_features" and len(r) == 9)
     # Resource, Status, Reachable, Tables, Views, Storage, Last modified, Write access, Blockers
-    assert features[1] == "OK" and features[2] == "yes" and features[7] == "yes"
+    assert features[1] == "READY" and features[2] == "yes" and features[7] == "yes"
     assert int(features[3]) >= 25 and features[5].endswith("KiB")
 
 
@@ -186,6 +186,16 @@ def test_missing_permission_is_named_and_blocks_at_p0(run: SandboxRun) -> None:
     assert "bigquery.tables.create" not in case["message"]
     keys = {b["key"] for b in run.json()["blockers"]}
     assert "iam_permissions:project" in keys
+
+
+def test_example_counts_one_blocker_per_root_cause(run: SandboxRun) -> None:
+    # The syntax error of validate_row_counts.py is one blocker, its unverified imports folded
+    # under it: 3 P0 defects, 5 P0 cases.
+    assert run.json()["verdict"]["reasons"] == ["3 P0 blockers (5 cases)"]
+    summary = run.doc("AUDIT_SUMMARY")
+    likely = summary.split("### Likely blockers if started on that date\n", 1)[1].split("\n### ", 1)[0]
+    assert likely.count("scripts/validation/validate_row_counts.py:13: syntax error") == 1
+    assert "  - +2 checks could not run: `cli_flags:scripts/validation/validate_row_counts.py`" in likely
 
 
 def test_over_budget_query_is_reported(run: SandboxRun) -> None:

@@ -386,7 +386,7 @@ def test_finding_reads_like_an_audit_line_not_a_traceback(mixed: AuditRun) -> No
     ("path", "status"),
     [
         ("ok/cli.py", "READY"),
-        ("sh/noexec.sh", "PARTIAL"),  # P1 findings only
+        ("sh/noexec.sh", "BLOCKED"),  # cannot be run directly: by criterion, whatever its priority
         ("py/missing.py", "MISSING"),
         ("py/bad_syntax.py", "BLOCKED"),  # exists, with a P0 finding
     ],

@@ -159,7 +159,7 @@ def test_503_on_get_bucket_is_an_error_naming_the_api_and_the_p0_verdict_is_no_g
     assert "retry deadline exceeded" in message
     assert shared.faults["flaky"].fired > 1  # reads are retried inside the deadline, then reported
     assert verdict(shared.run) == "NO-GO"
-    assert shared.run.json()["verdict"]["reasons"] == ["1 P0 case(s) not passed (1 error)"]
+    assert shared.run.json()["verdict"]["reasons"] == ["1 P0 blocker (1 case)"]
 
 
 # -- checkpoint_fresh ---------------------------------------------------------------------------

@@ -68,34 +68,29 @@ def _all_pass(repo: TargetRepo) -> Path:
 
 
 VERDICT_MODE = ("--readiness-exit", "verdict")
-NOTHING_RAN = "no readiness case ran: nothing was verified"
 
 
 @pytest.mark.parametrize(
     ("build", "args", "verdict", "reason", "exit_code"),
     [
         pytest.param(
-            _p0_fails, VERDICT_MODE, "NO-GO", "1 P0 case(s) not passed (1 failed)", 11,
+            _p0_fails, VERDICT_MODE, "NO-GO", "1 P0 blocker (1 case)", 11,
             id="missing-p0-script-is-no-go",
         ),
         pytest.param(
-            _p0_errors, VERDICT_MODE, "NO-GO", "1 P0 case(s) not passed (1 error)", 11,
+            _p0_errors, VERDICT_MODE, "NO-GO", "1 P0 blocker (1 case)", 11,
             id="unverified-p0-is-no-go",
         ),
         pytest.param(
-            _p1_fails, VERDICT_MODE, "CONDITIONAL GO", "1 P1 case(s) not passed (1 failed)", 10,
+            _p1_fails, VERDICT_MODE, "CONDITIONAL GO", "1 P1 blocker (1 case)", 10,
             id="p1-failure-only-is-conditional-go",
         ),
         pytest.param(
             _all_pass, VERDICT_MODE, "GO", "every selected P0 and P1 case passed", 0, id="all-pass-is-go"
         ),
-        pytest.param(
-            _all_pass, (*VERDICT_MODE, "-k", "nothing_matches"), "NO-GO", NOTHING_RAN, 11,
-            id="nothing-collected-is-no-go",
-        ),
         # Default mode: pytest's own status, whatever the verdict.
         pytest.param(
-            _p1_fails, (), "CONDITIONAL GO", "1 P1 case(s) not passed (1 failed)", 1,
+            _p1_fails, (), "CONDITIONAL GO", "1 P1 blocker (1 case)", 1,
             id="default-exit-is-pytest-failures",
         ),
         pytest.param(_all_pass, (), "GO", "every selected P0 and P1 case passed", 0, id="default-exit-is-pytest-ok"),
@@ -114,19 +109,20 @@ def test_verdict_and_exit_code(
     assert run.ret == exit_code, run.output
     assert run.json()["verdict"]["verdict"] == verdict
     assert run.json()["verdict"]["reasons"] == [reason]
-    assert f"readiness: {verdict} (risk " in run.output
+    # These manifests have no [gcp]: the verdict line says what it does not cover.
+    headline = run.json()["verdict"]["headline"]
+    assert headline.startswith(verdict) and "not audited" in headline
+    assert f"readiness: {headline} (risk " in run.output
     assert f"Verdict: **{verdict}**" in run.doc("AUDIT_SUMMARY")
 
 
 def test_nothing_collected_is_never_go(pytester: pytest.Pytester, target: TargetRepo) -> None:
-    run = run_suite(pytester, _all_pass(target), "-k", "nothing_matches")
+    # Nothing was verified: no verdict at all (never a GO), no documents, pytest's own status.
+    run = run_suite(pytester, _all_pass(target), "-k", "nothing_matches", *VERDICT_MODE)
     assert run.ret == pytest.ExitCode.NO_TESTS_COLLECTED
-    data = run.json()
-    assert data["verdict"]["verdict"] == "NO-GO"
-    assert data["scope"]["cases_run"] == 0 and data["scope"]["full"] is False
-    summary = run.doc("AUDIT_SUMMARY")
-    assert "**Yes" not in summary
-    assert "PARTIAL audit: -k 'nothing_matches'; 0 of 7 cases run" in summary
+    assert "readiness: no case ran (no case was selected): no verdict, no documents written" in run.output
+    assert "readiness: GO" not in run.output
+    assert not run.out_dir.exists()
 
 
 SKIPPER = """\
@@ -195,9 +191,10 @@ def test_decide(records: list[tuple[Priority, Outcome]], verdict: Verdict) -> No
     assert decide(recs).verdict is verdict
 
 
-def test_decide_names_skipped_p0_in_its_reason() -> None:
+def test_decide_counts_a_skipped_p0_as_a_blocker() -> None:
     result = decide([_record(Priority.P0, Outcome.SKIPPED), _record(Priority.P0, Outcome.PASSED, "b.py")])
-    assert result.reasons == ("1 P0 case(s) not passed (1 skipped)",)
+    assert result.reasons == ("1 P0 blocker (1 case)",)
+    assert result.risk_reasons == ("HIGH: 1 P0 blocker: a.py: script exists: skipped",)
 
 
 # -- selection: -m and -k ---------------------------------------------------------------------
@@ -254,13 +251,14 @@ def test_marker_selects_exactly_the_p0_cases(full_run: AuditRun, p0_run: AuditRu
 def test_partial_run_states_its_scope(full_run: AuditRun, p0_run: AuditRun) -> None:
     total = len(full_run.json()["cases"])
     run_n = len(p0_run.json()["cases"])
-    scope = f"PARTIAL audit: -m 'p0'; {run_n} of {total} cases run"
+    no_gcp = "; Google Cloud not audited (the manifest has no [gcp] section)"
+    scope = f"PARTIAL audit: -m 'p0'; {run_n} of {total} cases run{no_gcp}"
     assert p0_run.json()["scope"]["description"] == scope
     assert f"scope: {scope}" in p0_run.output
     assert f"- Scope: {scope}" in p0_run.doc("AUDIT_SUMMARY")
     assert (
         full_run.json()["scope"]["description"]
-        == f"full audit: no selection (full suite); {total} of {total} cases run"
+        == f"repository checks only: no selection (full suite); {total} of {total} cases run{no_gcp}"
     )
 
 
@@ -370,7 +368,7 @@ def test_example_phase_report_lists_what_must_be_created(example: AuditRun) -> N
     assert rows[0].startswith("| scripts/phase4c/rename_var_tables.py ") and "| 6 h " in rows[0]
     assert (
         "Total creation effort: **6 h** for 1 missing script(s); "
-        "1 day(s) until the planned start on 2026-11-23." in created
+        "1 day until the planned start (2026-11-23)." in created
     )
 
 

@@ -5,7 +5,9 @@ from __future__ import annotations
 from checks.priority import PRIORITY_MEANING, SLA, Priority
 from reporting.audit import Audit
 from reporting.documents import operations as ops_doc
+from reporting.documents.leftovers import leftover_lines
 from reporting.documents.markdown import cell, dated, header, table
+from reporting.root_causes import RootCause
 
 __all__ = ["file_name", "render"]
 
@@ -18,24 +20,49 @@ def _hours(value: object) -> str:
     return f"{value:g} h" if isinstance(value, (int, float)) else "unknown"
 
 
+def _priority_row(root: RootCause) -> list[list[str]]:
+    if root.priority is root.record.priority:
+        return []
+    raised = min(root.folded, key=lambda r: r.priority.rank)
+    return [
+        [
+            "Priority",
+            f"{root.priority.value}: its own is {root.record.priority.value}; it blocks {raised.key}",
+        ]
+    ]
+
+
+def _folded_row(root: RootCause) -> list[list[str]]:
+    if not root.folded:
+        return []
+    listed = ", ".join(f"{r.key} ({r.priority.value})" for r in root.folded)
+    return [["Could not run because of it", f"{root.folded_text()}: {listed}"]]
+
+
 def render(audit: Audit) -> str:
-    blockers = audit.blockers
+    roots = audit.roots
+    counts = audit.blocker_counts
     parts = [header(audit, "Execution Blocker Analysis")]
+    parts += [
+        "One blocker per root cause: the checks that could not run because of it are folded under "
+        "it, and count at their own priority in the verdict. A blocker is as urgent as the most "
+        "urgent case it holds.",
+        "",
+    ]
     parts.append(
         table(
-            ["Priority", "Meaning", "SLA", "Open blockers"],
+            ["Priority", "Meaning", "SLA", "Open blockers", "Cases"],
             [
-                [
-                    p.value,
-                    PRIORITY_MEANING[p],
-                    f"{SLA[p].total_seconds() / 3600:g} h",
-                    sum(1 for b in blockers if b.priority is p),
-                ]
+                [p.value, PRIORITY_MEANING[p], f"{SLA[p].total_seconds() / 3600:g} h", *counts[p]]
                 for p in Priority
             ],
         )
     )
     parts += [
+        "",
+        "## Scratch objects left behind",
+        "",
+        *leftover_lines(audit),
         "",
         ops_doc.history_line(audit),
         "",
@@ -49,12 +76,13 @@ def render(audit: Audit) -> str:
         "",
     ]
     for p in Priority:
-        group = [b for b in blockers if b.priority is p]
+        group = [c for c in roots if c.priority is p]
         parts += [f"## {p.value} blockers ({PRIORITY_MEANING[p]})", ""]
         if not group:
             parts += ["_None._", ""]
             continue
-        for number, b in enumerate(group, 1):
+        for number, root in enumerate(group, 1):
+            b = root.record
             info = b.blocker
             phases = ", ".join(b.phases) if b.phases else "all phases"
             parts += [
@@ -64,6 +92,8 @@ def render(audit: Audit) -> str:
                     ["Field", "Value"],
                     [
                         ["Finding", f"{b.outcome.value}: {b.message}" if b.message else b.outcome.value],
+                        *_priority_row(root),
+                        *_folded_row(root),
                         ["Area", b.area],
                         ["Impact", info.get("impact", "")],
                         ["Affected phases", phases + ("" if b.needed else " (not needed by this phase)")],

@@ -8,9 +8,11 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from checks.criteria import CRITERIA
+from checks.priority import Priority
 from reporting.audit import Audit
 from reporting.documents.markdown import dated, header, table
 from reporting.records import CaseRecord, Outcome
+from reporting.statuses import item_status, status_text
 
 __all__ = ["SECTIONS", "file_name", "human_bytes", "render"]
 
@@ -44,9 +46,10 @@ def human_bytes(value: Any) -> str:
 class _Subject:
     """The records of one resource in one section, with lookups for the summary columns."""
 
-    def __init__(self, name: str, records: list[CaseRecord]) -> None:
+    def __init__(self, name: str, records: list[CaseRecord], priority_of: dict[str, Priority]) -> None:
         self.name = name
         self.records = records
+        self.priority_of = priority_of
 
     def record(self, criterion: str) -> CaseRecord | None:
         return next((r for r in self.records if r.criterion == criterion), None)
@@ -64,11 +67,7 @@ class _Subject:
         return "no" if rec.outcome is Outcome.FAILED else rec.outcome.value
 
     def status(self) -> str:
-        open_recs = [r for r in self.records if r.outcome.is_open]
-        if not open_recs:
-            return "OK"
-        worst = min(open_recs, key=lambda r: r.priority.rank)
-        return f"BLOCKED ({worst.priority.value})"
+        return status_text(*item_status(self.records, self.priority_of))
 
     def blockers(self) -> int:
         return sum(1 for r in self.records if r.outcome.is_open)
@@ -166,15 +165,23 @@ def file_name(audit: Audit) -> str:
     return dated(audit, "INFRASTRUCTURE_READINESS_REPORT")
 
 
-def _subjects(records: list[CaseRecord]) -> list[_Subject]:
+def _subjects(records: list[CaseRecord], priority_of: dict[str, Priority]) -> list[_Subject]:
     grouped: dict[str, list[CaseRecord]] = {}
     for r in records:
         grouped.setdefault(r.subject, []).append(r)
-    return [_Subject(name, recs) for name, recs in grouped.items()]
+    return [_Subject(name, recs, priority_of) for name, recs in grouped.items()]
+
+
+def _finding(r: CaseRecord) -> str:
+    text = r.message or "verified"
+    return f"{text} (could not run: blocked by {r.blocked_by})" if r.blocked_by else text
 
 
 def render(audit: Audit) -> str:
     parts = [header(audit, "Infrastructure Readiness Report")]
+    if audit.scope.google_gap:
+        parts += [f"**Google Cloud not audited**: {audit.scope.google_gap}.", ""]
+    priority_of = {c.record.nodeid: c.priority for c in audit.roots}
     by_section: dict[str, list[CaseRecord]] = {}
     for r in audit.records:
         criterion = CRITERIA.get(r.criterion)  # None for a case unknown to the manifest
@@ -189,7 +196,7 @@ def render(audit: Audit) -> str:
         parts += [f"{passed} of {len(recs)} checks verified.", ""]
         columns = _COLUMNS[section]
         if columns:
-            subjects = _subjects(recs)
+            subjects = _subjects(recs, priority_of)
             parts.append(
                 table(
                     ["Resource", "Status", *(c.header for c in columns), "Blockers"],
@@ -200,10 +207,7 @@ def render(audit: Audit) -> str:
         parts.append(
             table(
                 ["Resource", "Check", "Priority", "Outcome", "Finding"],
-                [
-                    [r.subject, r.title, r.priority.value, r.outcome.value, r.message or "verified"]
-                    for r in recs
-                ],
+                [[r.subject, r.title, r.priority.value, r.outcome.value, _finding(r)] for r in recs],
             )
         )
         parts.append("")

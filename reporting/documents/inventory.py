@@ -7,6 +7,7 @@ from collections import Counter
 from reporting.audit import Audit
 from reporting.documents.markdown import dated, header, table
 from reporting.inventory import ScriptStatus
+from reporting.statuses import STATUS_MEANING
 
 __all__ = ["file_name", "render"]
 
@@ -18,8 +19,19 @@ def file_name(audit: Audit) -> str:
 def render(audit: Audit) -> str:
     rows = audit.inventory
     counts = Counter(r.status for r in rows)
-    summary = table(["Status", "Scripts"], [[s.value, counts.get(s, 0)] for s in ScriptStatus])
-    parts = [header(audit, "Implementation Script Inventory"), "## Status", "", summary, ""]
+    summary = table(
+        ["Status", "Meaning", "Scripts"],
+        [[s.value, STATUS_MEANING[s], counts.get(s, 0)] for s in ScriptStatus],
+    )
+    parts = [
+        header(audit, "Implementation Script Inventory"),
+        "## Status",
+        "",
+        summary,
+        "",
+        "The priority beside a status is that of its most urgent open blocker.",
+        "",
+    ]
     by_category: dict[str, list[int]] = {}
     for index, row in enumerate(rows):
         by_category.setdefault(row.category, []).append(index)
@@ -42,7 +54,7 @@ def render(audit: Audit) -> str:
                 [
                     [
                         r.path,
-                        r.status.value,
+                        r.status_text,
                         r.purpose,
                         "" if r.lines is None else r.lines,
                         r.last_modified,

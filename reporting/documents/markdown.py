@@ -7,7 +7,7 @@ from typing import Any, Final
 
 from reporting.audit import Audit
 
-__all__ = ["cell", "dated", "header", "table"]
+__all__ = ["cell", "dated", "header", "table", "verdict_text"]
 
 
 def _escape(text: str) -> str:
@@ -82,6 +82,13 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     return "\n".join(lines)
 
 
+def verdict_text(audit: Audit) -> str:
+    """ "**GO** for the repository checks; infrastructure not audited (risk LOW)"."""
+    value = audit.verdict.verdict.value
+    rest = audit.verdict_line.removeprefix(value)
+    return f"**{value}**{_text(rest)} (risk {audit.verdict.risk.value})"
+
+
 def dated(audit: Audit, stem: str) -> str:
     return f"{stem}_{audit.run.date:%Y%m%d}.md"
 
@@ -96,7 +103,7 @@ def header(audit: Audit, title: str) -> str:
             f"- Project: {cell(m.project.name)}",
             f"- Phase under audit: {cell(phase.id)}: {cell(phase.name)} (planned start {phase.start.isoformat()})",
             f"- Audit date: {audit.run.date.isoformat()} (run {audit.run.run_id})",
-            f"- Verdict: **{audit.verdict.verdict.value}** (risk {audit.verdict.risk.value})",
+            f"- Verdict: {verdict_text(audit)}",
             f"- Scope: {audit.scope.describe()}",
             "",
         ]

@@ -13,12 +13,14 @@ from checks.priority import Priority
 from reporting.audit import Audit
 from reporting.documents import blockers as blockers_doc
 from reporting.documents import operations as ops_doc
+from reporting.documents.leftovers import leftover_lines
 from reporting.documents.markdown import cell, dated, header, table
 from reporting.inventory import undeclared_line
 from reporting.records import CaseRecord
+from reporting.root_causes import RootCause
 from reporting.verdict import Verdict
 
-__all__ = ["file_name", "render"]
+__all__ = ["blocker_totals", "file_name", "render"]
 
 _MAX_LISTED: Final = 10
 
@@ -27,11 +29,19 @@ def file_name(audit: Audit) -> str:
     return dated(audit, "AUDIT_SUMMARY")
 
 
-def _listed(recs: list[CaseRecord], audit: Audit) -> list[str]:
-    lines = [f"- {r.priority.value} {_finding(r)}" for r in recs[:_MAX_LISTED]]
-    if len(recs) > _MAX_LISTED:
-        lines.append(f"- … and {len(recs) - _MAX_LISTED} more in {blockers_doc.file_name(audit)}")
+def _listed(roots: list[RootCause], audit: Audit) -> list[str]:
+    lines = [line for root in roots[:_MAX_LISTED] for line in _root_line(root)]
+    if len(roots) > _MAX_LISTED:
+        lines.append(f"- … and {len(roots) - _MAX_LISTED} more in {blockers_doc.file_name(audit)}")
     return lines or ["- None found."]
+
+
+def _root_line(root: RootCause) -> list[str]:
+    """One blocker: the root's finding, and what it kept from running folded under it."""
+    lines = [f"- {root.priority.value} {_finding(root.record)}"]
+    if root.folded:
+        lines.append(f"  - {root.folded_text()}: {', '.join(f'`{cell(r.key)}`' for r in root.folded)}")
+    return lines
 
 
 def _finding(r: CaseRecord) -> str:
@@ -42,26 +52,41 @@ def _finding(r: CaseRecord) -> str:
     return cell(text)
 
 
+def blocker_totals(audit: Audit) -> str:
+    """ "3 P0 blockers (5 cases), 12 P1 blockers (14 cases)": the priorities that have any."""
+    parts = [audit.blocker_count_text(p) for p, (n, _) in audit.blocker_counts.items() if n]
+    return ", ".join(parts) if parts else "no open blocker"
+
+
 def render(audit: Audit) -> str:
     phase = audit.loaded.phase
     verdict = audit.verdict
-    blockers = audit.blockers
-    infra = [b for b in blockers if (c := CRITERIA.get(b.criterion)) is not None and c.section]
-    deps = [b for b in blockers if b.area == "dependencies"]
+    roots = audit.roots
+    infra = [c for c in roots if (k := CRITERIA.get(c.record.criterion)) is not None and k.section]
+    deps = [c for c in roots if c.record.area == "dependencies"]
     missing = audit.missing_scripts()
     hours = sum(s.create_hours for s in missing)
-    days_left = (phase.start - audit.run.date).days
-    delaying = [b for b in blockers if b.priority in (Priority.P0, Priority.P1)]
+    delaying = [c for c in roots if c.priority in (Priority.P0, Priority.P1)]
+    gap = audit.scope.google_gap
 
     if verdict.verdict is Verdict.GO and audit.scope.is_full:
         can_start = f"**Yes.** Every check passed that could block phase {cell(phase.id)}."
     elif verdict.verdict is Verdict.GO:
-        can_start = (
-            f"**Yes, for the audited scope only** ({audit.scope.describe()}); "
-            "run the full suite before relying on it."
+        can_start = f"**Yes, for the audited scope only** ({cell(audit.scope.describe())}); " + (
+            "Google Cloud was not audited." if gap else "run the full suite before relying on it."
         )
     else:
-        can_start = f"**No.** {len(delaying)} P0/P1 blocker(s) stand; {'; '.join(verdict.reasons)}."
+        urgent = [
+            audit.blocker_count_text(p) for p in (Priority.P0, Priority.P1) if audit.blocker_counts[p][0]
+        ]
+        can_start = f"**No.** {' and '.join(urgent)} stand."
+    if gap:
+        infra_lines = [
+            f"- **Google Cloud not audited**: {cell(gap)}.",
+            *(_listed(infra, audit) if infra else []),
+        ]
+    else:
+        infra_lines = _listed(infra, audit)
 
     counts = audit.counts
     count_rows = [[p.value, *(counts[p][o] for o in counts[p])] for p in Priority]
@@ -69,11 +94,14 @@ def render(audit: Audit) -> str:
     missing_lines = [
         f"- {cell(s.path)} ({cell(s.purpose)}): {s.create_hours:g} h" for s in missing[:_MAX_LISTED]
     ]
+    risk_reasons = [cell(r) for r in verdict.risk_reasons]
     parts = [
         header(audit, "Audit Summary"),
-        f"## Verdict: {verdict.verdict.value}",
+        f"## Verdict: {cell(audit.verdict_line)}",
         "",
-        f"Risk level: **{verdict.risk.value}**. " + " ".join(f"{r}." for r in verdict.reasons),
+        f"Risk level: **{verdict.risk.value}**. " + " ".join(f"{cell(r)}." for r in verdict.reasons),
+        "",
+        f"Blockers, one per root cause: {blocker_totals(audit)}. Cases per priority and outcome:",
         "",
         table(["Priority", *outcomes], count_rows),
         "",
@@ -87,11 +115,11 @@ def render(audit: Audit) -> str:
         "",
         *(missing_lines or ["- None."]),
         "",
-        f"Total: {hours:g} h for {len(missing)} script(s); {days_left} day(s) until the planned start.",
+        f"Total: {hours:g} h for {len(missing)} script(s); {audit.start_text()}.",
         *([f"{undeclared}.", ""] if (undeclared := undeclared_line(audit.inventory)) else [""]),
         "### Infrastructure blockers",
         "",
-        *_listed(infra, audit),
+        *infra_lines,
         "",
         "### Dependency issues",
         "",
@@ -99,9 +127,15 @@ def render(audit: Audit) -> str:
         "",
         f"### Risk level: {verdict.risk.value}",
         "",
+        *risk_reasons,
+        "",
         "### Likely blockers if started on that date",
         "",
         *_listed(delaying, audit),
+        "",
+        "### Scratch objects left behind",
+        "",
+        *leftover_lines(audit),
         "",
         "## Operations",
         "",
