@@ -11,7 +11,6 @@ from __future__ import annotations
 import base64
 import datetime as dt
 from collections.abc import Sequence
-from dataclasses import dataclass
 from html import escape
 from typing import Final
 from urllib.parse import quote
@@ -20,9 +19,10 @@ from checks.priority import SLA, Priority
 from reporting.aging import format_age
 from reporting.audit import Audit
 from reporting.records import CaseRecord, Outcome
+from reporting.root_causes import RootCause
 from reporting.verdict import Verdict
 
-__all__ = ["RootBlocker", "blocker_line", "page_title", "render_summary", "root_blockers", "sla_text"]
+__all__ = ["blocker_line", "page_title", "render_summary", "root_blockers", "sla_text"]
 
 #: Root-cause blockers listed by name; the rest are counted, so the summary prints in three pages.
 MAX_LISTED: Final = 12
@@ -34,27 +34,10 @@ MAX_FINDING: Final = 240
 COLOURS: Final = {Verdict.GO: "#1a7f37", Verdict.CONDITIONAL_GO: "#9a6700", Verdict.NO_GO: "#cf222e"}
 
 
-@dataclass(frozen=True, slots=True)
-class RootBlocker:
-    """One line of the page's blocker list: a root cause and the cases it kept from running."""
-
-    record: CaseRecord
-    folded: tuple[CaseRecord, ...] = ()
-
-
-def root_blockers(audit: Audit) -> list[RootBlocker]:
-    """The audit's open blockers, one per root cause, most urgent first.
-
-    Uses `audit.roots` (a root `record` and the cases it `folded`) where the audit has it;
-    otherwise every blocker is its own root with nothing folded. The one place the page learns
-    what blocks: everything below goes through it.
-    """
-    roots = getattr(audit, "roots", None)
-    if roots is not None:
-        found = [RootBlocker(root.record, tuple(root.folded)) for root in roots]
-    else:
-        found = [RootBlocker(record) for record in audit.blockers]
-    return sorted(found, key=lambda b: b.record.priority.rank)
+def root_blockers(audit: Audit) -> list[RootCause]:
+    """The audit's open blockers, one per root cause (with the cases it kept from running), most
+    urgent first by the root's effective priority: the one place the page learns what blocks."""
+    return sorted(audit.roots, key=lambda b: b.priority.rank)
 
 
 def page_title(audit: Audit) -> str:
@@ -83,30 +66,30 @@ def _finding(record: CaseRecord) -> str:
     return text if len(text) <= MAX_FINDING else text[: MAX_FINDING - 1] + "…"
 
 
-def blocker_line(audit: Audit, blocker: RootBlocker) -> str:
+def blocker_line(audit: Audit, blocker: RootCause) -> str:
     """One line of the list: subject, finding, owner, age against the SLA, due, escalation, folded."""
-    r = blocker.record
+    r, priority = blocker.record, blocker.priority
     aging = audit.ops.aging.get(r.key)
     age = aging.age(audit.ops.now) if aging is not None else None
     overdue = bool(aging and aging.escalation)
     parts = [
-        f"<span class='prio prio-{r.priority.value}'>{r.priority.value}</span>",
+        f"<span class='prio prio-{priority.value}'>{priority.value}</span>",
         f"<b class='subject'>{escape(r.subject)}</b>",
         f"<span class='finding'>{escape(_finding(r))}</span>",
         f"<span class='owner'>owner {escape(r.owner or 'unassigned')}</span>",
-        f"<span class='age'>age {format_age(age)} of {sla_text(r.priority)} SLA</span>",
+        f"<span class='age'>age {format_age(age)} of {sla_text(priority)} SLA</span>",
     ]
     if aging is not None and aging.due is not None:
         parts.append(f"<span class='due'>due {_when(aging.due)}</span>")
     if overdue and aging is not None:
         parts.append(f"<span class='escalation'>OVERDUE: {escape(aging.escalation)}</span>")
     if blocker.folded:
-        parts.append(f"<span class='folded'>+{len(blocker.folded)} checks could not run</span>")
+        parts.append(f"<span class='folded'>{blocker.folded_text()}</span>")
     return f"<li class='blocker{' overdue' if overdue else ''}'>" + " · ".join(parts) + "</li>"
 
 
 def _blockers(audit: Audit, analysis: str) -> str:
-    urgent = [b for b in root_blockers(audit) if b.record.priority in (Priority.P0, Priority.P1)]
+    urgent = [b for b in root_blockers(audit) if b.priority in (Priority.P0, Priority.P1)]
     if not urgent:
         return (
             "<h3>P0 and P1 blockers</h3><p id='readiness-root-blockers'>None: no P0 or P1 case is open.</p>"

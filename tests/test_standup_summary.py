@@ -10,6 +10,7 @@ from typing import Any
 from checks.priority import Priority
 from reporting.aging import Aging, SlaStatus
 from reporting.records import CaseRecord, Outcome
+from reporting.root_causes import RootCause
 from reporting.standup import blocker_line, root_blockers
 
 NOW = dt.datetime(2026, 11, 23, 7, tzinfo=dt.UTC)
@@ -37,7 +38,7 @@ def _record(
     )
 
 
-def _audit(blockers: list[CaseRecord], **extra: Any) -> Any:
+def _audit(roots: list[RootCause]) -> Any:
     first_seen = NOW - dt.timedelta(hours=25)
     aging = {
         r.key: Aging(
@@ -48,21 +49,24 @@ def _audit(blockers: list[CaseRecord], **extra: Any) -> Any:
             first_seen + dt.timedelta(hours=24),
             "P0 open > 24 h: emergency meeting",
         )
-        for r in blockers
+        for root in roots
+        for r in root.cases
     }
-    return SimpleNamespace(blockers=blockers, ops=SimpleNamespace(aging=aging, now=NOW), **extra)
+    return SimpleNamespace(roots=roots, ops=SimpleNamespace(aging=aging, now=NOW))
 
 
-def test_without_root_causes_each_blocker_is_its_own_root_p0_first() -> None:
+def test_blockers_are_listed_most_urgent_first_by_what_they_block() -> None:
     p1, p0 = _record("b", Priority.P1), _record("a", Priority.P0)
-    roots = root_blockers(_audit([p1, p0]))
-    assert [(r.record.subject, r.folded) for r in roots] == [("a", ()), ("b", ())]
+    p3_blocking_p0 = RootCause(_record("c", Priority.P3), [_record("d", Priority.P0)])
+    roots = root_blockers(_audit([RootCause(p1, []), RootCause(p0, []), p3_blocking_p0]))
+    assert [r.record.subject for r in roots] == ["a", "c", "b"]
+    assert "<span class='prio prio-P0'>P0</span>" in blocker_line(_audit([p3_blocking_p0]), p3_blocking_p0)
 
 
 def test_a_root_cause_lists_once_and_counts_the_checks_it_kept_from_running() -> None:
     token = _record("pipeline@sa", Priority.P0, owner="platform")
     folded = [_record(f"dataset_{i}", Priority.P0) for i in range(3)]
-    audit = _audit([token, *folded], roots=[SimpleNamespace(record=token, folded=folded)])
+    audit = _audit([RootCause(token, folded)])
     roots = root_blockers(audit)
     assert len(roots) == 1 and roots[0].record is token
     line = blocker_line(audit, roots[0])
@@ -78,5 +82,6 @@ def test_a_root_cause_lists_once_and_counts_the_checks_it_kept_from_running() ->
 
 def test_subject_and_finding_with_markup_stay_text() -> None:
     hostile = _record("<img src=x onerror=alert(1)>", Priority.P0)
-    line = blocker_line(_audit([hostile]), root_blockers(_audit([hostile]))[0])
+    audit = _audit([RootCause(hostile, [])])
+    line = blocker_line(audit, root_blockers(audit)[0])
     assert "<img" not in line and "&lt;img src=x onerror=alert(1)&gt;" in line
