@@ -175,7 +175,12 @@ def test_counts_agree_with_the_verdict(page: Page, dom: str) -> None:
     # An unverified P0 case: an error in the verdict, the counts and its row.
     unverified = [c for c in page.results["cases"] if c["priority"] == "P0" and c["outcome"] == "error"]
     assert unverified and counts["P0"]["error"] == len(unverified)
-    assert "P0 case(s) not passed" in page.results["verdict"]["reasons"][0]
+    # One line per root cause, counting the cases folded under the P0 roots.
+    reason = re.fullmatch(r"(\d+) P0 blockers? \((\d+) cases?\)", page.results["verdict"]["reasons"][0])
+    assert reason is not None, page.results["verdict"]["reasons"]
+    p0_roots = [r for r in page.results["roots"] if r["priority"] == "P0"]
+    assert int(reason[1]) == len(p0_roots)
+    assert int(reason[2]) == sum(1 + len(r["folded"]) for r in p0_roots)
     p0_error_rows = [r for r in rows(dom) if r.cells["priority"] == "P0" and r.outcome == "error"]
     assert len(p0_error_rows) == len(unverified)
     assert all(r.cells["status"] == "unverified" for r in p0_error_rows)
