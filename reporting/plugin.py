@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import secrets
 import time
@@ -26,12 +25,13 @@ from checks.gcp.sweeper import sweep_result
 from checks.plugin import loaded_manifest
 from reporting import trend
 from reporting.audit import Audit, RunInfo, build_audit
+from reporting.clock import parse_now
 from reporting.documents import render_all
 from reporting.history import HistoryError, HistoryStore, open_store, scope_key
 from reporting.operations import Past, read_past
 from reporting.records import CaseRecord, Outcome
 from reporting.verdict import EXIT_CODES
-from reporting.writer import DocumentWriteError, write_documents
+from reporting.writer import DocumentWriteError, replace_document, write_documents
 
 if TYPE_CHECKING:
     from reporting import notify
@@ -49,12 +49,9 @@ def _now(config: pytest.Config) -> dt.datetime:
     if not given:
         return dt.datetime.now(dt.UTC)
     try:
-        when = dt.datetime.fromisoformat(given)
-    except ValueError:
-        raise pytest.UsageError(
-            f"--readiness-now: {given!r} is not an ISO date or datetime (e.g. 2026-11-23T06:00:00)"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        return parse_now(str(given))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--readiness-now: {exc}") from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -259,13 +256,22 @@ class ReadinessPlugin:
         if swept is not None:
             audit.extra["scratch_sweep"] = swept.to_json()
         self.record_history(audit)
-        if self.config.getoption("notify"):
+        notifying = bool(self.config.getoption("notify"))
+        if notifying:
+            audit.extra["notify"] = {"sent": None, "detail": "pending: posted after the documents"}
+        # The documents first: a webhook that hangs or fails must never cost the reports.
+        self.write(audit)
+        if notifying:
             # A failed post is reported, never raised: it must not change the verdict or the exit.
             from reporting import notify  # only with --notify
 
             self.notified = notify.send(audit, loaded_manifest(self.config).manifest.notify.webhook_env)
             audit.extra["notify"] = self.notified.to_json()
-        self.write(audit)
+            if not self.write_error:
+                try:
+                    replace_document(self.out_dir(), _results_name(audit), _results_json(audit))
+                except DocumentWriteError as exc:
+                    self.write_error = str(exc)
         if self.config.getoption("readiness_exit") == "verdict" and exitstatus in (
             pytest.ExitCode.OK,
             pytest.ExitCode.TESTS_FAILED,
@@ -361,26 +367,16 @@ class ReadinessPlugin:
         return self.config.invocation_params.dir / "readiness-reports" / f"{self.started:%Y%m%d}"
 
     def write(self, audit: Audit) -> None:
-        documents = render_all(audit)
-        documents[f"READINESS_RESULTS_{audit.run.date:%Y%m%d}.json"] = (
-            # No indent: it forces json's pure-Python encoder, seconds on a 6,000-table audit.
-            # Keys in the order the code builds them (the same every run, serial or -n: see
-            # tests/test_xdist_identity.py), not sorted: sorting every case's keys was a fifth of
-            # the encoding (bench/plugin_overhead.py --instructions). No circularity check: what
-            # to_json builds has no cycles (facts travel through xdist, which has none either).
-            json.dumps(audit.to_json(), default=str, check_circular=False) + "\n"
-        )
+        documents: dict[str, str | bytes] = dict(render_all(audit))
+        documents[_results_name(audit)] = _results_json(audit)
+        png = self.trend_png()
+        if png is not None:
+            documents[trend.file_name(audit.run.date)] = png
         try:
+            # The whole set at once (writer.py): a reader never finds two runs' documents mixed.
             self.written = write_documents(self.out_dir(), documents)
         except DocumentWriteError as exc:
             self.write_error = str(exc)
-            return
-        png = self.trend_png()
-        if png is not None:
-            try:
-                self.written.append(_write_bytes(self.out_dir() / trend.file_name(audit.run.date), png))
-            except OSError as exc:
-                self.write_error = f"{self.out_dir()}: cannot write the trend chart: {exc.strerror}"
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.controller:
@@ -408,6 +404,8 @@ class ReadinessPlugin:
         ops = audit.ops
         took = f" in {self.history_seconds * 1000:.0f} ms" if self.history_seconds is not None else ""
         tr.write_line(f"  history: {ops.history_line()}{took}", red=ops.history_status == "not written")
+        for note in self.store.skipped if self.store is not None else []:
+            tr.write_line(f"  history warning: {note}", yellow=True)
         if ops.diff is not None:
             d = ops.diff
             tr.write_line(
@@ -451,9 +449,14 @@ def _bigquery_endpoint(manifest: Any) -> str:
     return str(getattr(endpoints, "bigquery", "") or "")
 
 
-def _write_bytes(path: Path, data: bytes) -> Path:
-    """Beside its final name, then renamed: a reader never sees half an image."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+def _results_name(audit: Audit) -> str:
+    return f"READINESS_RESULTS_{audit.run.date:%Y%m%d}.json"
+
+
+def _results_json(audit: Audit) -> str:
+    # No indent: it forces json's pure-Python encoder, seconds on a 6,000-table audit.
+    # Keys in the order the code builds them (the same every run, serial or -n: see
+    # tests/test_xdist_identity.py), not sorted: sorting every case's keys was a fifth of
+    # the encoding (bench/plugin_overhead.py --instructions). No circularity check: what
+    # to_json builds has no cycles (facts travel through xdist, which has none either).
+    return json.dumps(audit.to_json(), default=str, check_circular=False) + "\n"
