@@ -16,6 +16,7 @@ import pytest
 from checks.cases import FACTS_KEY, cases_for, param_for
 from checks.criteria import CRITERIA
 from checks.manifest import LoadedManifest, ManifestError, load_manifest
+from checks.textsafe import one_line
 
 __all__ = ["MANIFEST_KEY", "loaded_manifest"]
 
@@ -39,7 +40,8 @@ def pytest_configure(config: pytest.Config) -> None:
             _manifest_path(config), config.getoption("phase"), Path(root) if root else None
         )
     except ManifestError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        # One line, however long or strange the quoted value (a 900 KB string, a newline, bidi).
+        raise pytest.UsageError(one_line(str(exc))) from None
     config.stash[MANIFEST_KEY] = loaded
     config.stash[_EMPTY_PARAMS_KEY] = set()
 

@@ -4,21 +4,18 @@ and may contain markup."""
 
 from __future__ import annotations
 
-import re
 from html import escape
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
 from checks.priority import Priority
+from checks.textsafe import safe_text
 
 if TYPE_CHECKING:
     from reporting.plugin import ReadinessPlugin
 
 __all__ = ["HtmlColumns", "scrub_metadata"]
-
-#: `scheme://user:password@host`: the credentials part of a URL.
-_URL_CREDENTIALS: Final = re.compile(r"(?<=://)[^/@\s]+@")
 
 
 def scrub_metadata(metadata: dict[str, Any]) -> None:
@@ -32,7 +29,7 @@ def scrub_metadata(metadata: dict[str, Any]) -> None:
         if isinstance(value, dict):
             scrub_metadata(value)
         elif isinstance(value, str):
-            metadata[key] = _URL_CREDENTIALS.sub("***@", value)
+            metadata[key] = safe_text(value, newlines=False)
 
 
 _COLOURS = {"GO": "#1a7f37", "CONDITIONAL GO": "#9a6700", "NO-GO": "#cf222e"}

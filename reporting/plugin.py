@@ -23,6 +23,7 @@ from checks.cases import FACTS_KEY, Case, case_at
 from checks.findings import CheckError
 from checks.gcp.sweeper import sweep_result
 from checks.plugin import loaded_manifest
+from checks.textsafe import safe_obj, safe_text
 from reporting import trend
 from reporting.audit import Audit, RunInfo, build_audit
 from reporting.clock import parse_now
@@ -152,6 +153,7 @@ class ReadinessPlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report: pytest.TestReport = yield
+        _clean_report(report)
         # The controller needs the call's report, and setup's or teardown's only when they did
         # not pass; every report carried under xdist costs a serialisation (bench/: the plugin
         # cost 36% on 5,000 trivial cases when all three carried the case and its facts).
@@ -171,13 +173,14 @@ class ReadinessPlugin:
             # serialises) a description of it, and no record is rebuilt from one.
             data: dict[str, Any] = {
                 "case": case.reference(),
-                "message": message,
+                # Redacted and made visible here, once, before any output or xdist sees them.
+                "message": safe_text(message),
                 "unverified": exc is not None
                 and (
                     timed_out
                     or not isinstance(exc, (pytest.fail.Exception, pytest.skip.Exception, AssertionError))
                 ),
-                "facts": item.stash.get(FACTS_KEY, {}) if when == "call" else {},
+                "facts": safe_obj(item.stash.get(FACTS_KEY, {})) if when == "call" else {},
             }
             if self.controller:
                 # One process (no xdist): the report is aggregated where it is made, sparing a
@@ -186,10 +189,10 @@ class ReadinessPlugin:
             else:
                 report.readiness = data  # type: ignore[attr-defined]
             if timed_out:
-                report.longrepr = message
+                report.longrepr = data["message"]
             elif isinstance(exc, CheckError):
                 # The check could not run: say why in one line, not with our plumbing's traceback.
-                report.longrepr = f"unverified: {message}"
+                report.longrepr = f"unverified: {data['message']}"
         return report
 
     # -- controller side ---------------------------------------------------------------------
@@ -367,7 +370,10 @@ class ReadinessPlugin:
         return self.config.invocation_params.dir / "readiness-reports" / f"{self.started:%Y%m%d}"
 
     def write(self, audit: Audit) -> None:
-        documents: dict[str, str | bytes] = dict(render_all(audit))
+        # Every document through the one redaction (checks/textsafe.py), whatever it quotes.
+        documents: dict[str, str | bytes] = {
+            name: safe_text(text) for name, text in render_all(audit).items()
+        }
         documents[_results_name(audit)] = _results_json(audit)
         png = self.trend_png()
         if png is not None:
@@ -449,6 +455,18 @@ def _bigquery_endpoint(manifest: Any) -> str:
     return str(getattr(endpoints, "bigquery", "") or "")
 
 
+def _clean_report(report: pytest.TestReport) -> None:
+    """The failure text and captured output that the terminal, JUnit XML and pytest-html show,
+    through the same redaction as the documents (checks/textsafe.py)."""
+    if report.longrepr is not None and not report.passed:
+        text = str(report.longrepr)
+        clean = safe_text(text)
+        if clean != text:
+            report.longrepr = clean
+    if report.sections:
+        report.sections = [(title, safe_text(content)) for title, content in report.sections]
+
+
 def _results_name(audit: Audit) -> str:
     return f"READINESS_RESULTS_{audit.run.date:%Y%m%d}.json"
 
@@ -459,4 +477,4 @@ def _results_json(audit: Audit) -> str:
     # tests/test_xdist_identity.py), not sorted: sorting every case's keys was a fifth of
     # the encoding (bench/plugin_overhead.py --instructions). No circularity check: what
     # to_json builds has no cycles (facts travel through xdist, which has none either).
-    return json.dumps(audit.to_json(), default=str, check_circular=False) + "\n"
+    return json.dumps(safe_obj(audit.to_json()), default=str, check_circular=False) + "\n"

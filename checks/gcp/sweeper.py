@@ -31,6 +31,7 @@ from checks.gcp.errors import ApiCallError, api_call
 from checks.gcp.scratch import SCRATCH_PREFIX, SCRATCH_TTL, ScratchNames, proven_scratch
 from checks.manifest import Manifest
 from checks.plugin import loaded_manifest
+from checks.textsafe import visible
 
 __all__ = ["SWEEPER_KEY", "Fate", "ScratchSweeper", "SweepResult", "fate", "sweep", "sweep_result"]
 
@@ -254,13 +255,17 @@ class ScratchSweeper:
         tr.write_sep("-", "scratch sweep")
         tr.write_line(f"  {result.line()}", red=bool(result.error or result.failed))
         for name in result.swept:
-            tr.write_line(f"  deleted {name}")
+            tr.write_line(f"  deleted {visible(name, newlines=False)}")
         for name in result.kept:
-            tr.write_line(f"  kept {name} (a run started within {SCRATCH_TTL} of this one)")
+            tr.write_line(
+                f"  kept {visible(name, newlines=False)} (a run started within {SCRATCH_TTL} of this one)"
+            )
         for name in result.skipped:
-            tr.write_line(f"  skipped {name}: not provably the suite's scratch, left alone")
+            tr.write_line(
+                f"  skipped {visible(name, newlines=False)}: not provably the suite's scratch, left alone"
+            )
         for failure in result.failed:
-            tr.write_line(f"  FAILED {failure}", red=True)
+            tr.write_line(f"  FAILED {visible(failure, newlines=False)}", red=True)
 
 
 def sweep_result(config: pytest.Config) -> SweepResult | None:
