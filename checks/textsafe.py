@@ -18,26 +18,33 @@ __all__ = ["REDACTED", "one_line", "redact", "safe_obj", "safe_text", "visible"]
 
 REDACTED: Final = "<redacted>"
 
-#: `scheme://userinfo@`: userinfo runs to the LAST `@` before the path, so a password that
-#: itself holds an `@` is redacted whole.
-_URL_USERINFO: Final = re.compile(r"(?i)\b([a-z][a-z0-9+.\-]*://)[^\s/?#<>\"'`]*@")
+#: The authority after `scheme://`: its userinfo runs to the LAST `@` before the path, so a
+#: password that itself holds an `@` is redacted whole.
+_AUTHORITY: Final = re.compile(r"[^\s/?#<>\"'`]*")
 #: NAME=value where a segment of NAME says it is secret (API_TOKEN=, db.password=, AUTH=);
-#: `monkey=` or `keyword=` are not (KEY must be a whole segment).
-_SECRET_ASSIGNMENT: Final = re.compile(
-    r"(?i)\b((?:[a-z0-9]+[_.\-])*(?:token|secret|password|passwd|pwd|key|apikey|credentials?|auth)"
-    r"(?:[_.\-][a-z0-9]+)*\s*=(?!=)\s*)(\"[^\"]*\"|'[^']*'|[^\s\"'`,;&|)]+)"
+#: `monkey=` or `keyword=` are not (KEY must be a whole segment), nor `google-auth==2.0`. The
+#: name is matched loosely here and judged by _SECRET_NAME (one pattern would backtrack on
+#: every word of a large document).
+_EQUALS: Final = re.compile(r"(?<![=!<>~])=(?!=)")
+_NAME_CHARS: Final = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_.-")
+_VALUE_AFTER: Final = re.compile(r"(\s*)(?:\"[^\"]*\"|'[^']*'|[^\s\"'`,;&|)]+)")
+_SECRET_NAME: Final = re.compile(
+    r"(?i)(?:^|[_.\-])(?:token|secret|password|passwd|pwd|key|apikey|credentials?|auth)(?:$|[_.\-])"
 )
 #: Token shapes that are secret wherever they appear.
 _TOKENS: Final = re.compile(
     r"\b(?:gh[pousr]_[A-Za-z0-9]{16,}|github_pat_[A-Za-z0-9_]{20,}|ya29\.[A-Za-z0-9_\-.]{10,}"
     r"|AIza[0-9A-Za-z_\-]{30,}|xox[abprs]-[A-Za-z0-9\-]{10,}|glpat-[A-Za-z0-9_\-]{16,})"
 )
+_TOKEN_MARKERS: Final = re.compile(r"gh[pousr]_|github_pat_|ya29\.|AIza|xox|glpat-")
 _BEARER: Final = re.compile(r"(?i)\b(bearer)\s+[A-Za-z0-9_\-.=+/]{16,}")
 _PRIVATE_KEY: Final = re.compile(
     r"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----(?:.*?-----END [A-Z0-9 ]*PRIVATE KEY-----|.*\Z)", re.S
 )
 #: A cheap first look: most texts (names, dates) hold none of these and skip the substitutions.
-_SUSPECT: Final = re.compile(r"(?i)://|=|gh[pousr]_|github_pat_|ya29\.|aiza|xox|glpat-|bearer|-----BEGIN")
+_SUSPECT: Final = re.compile(
+    r"://|=|gh[pousr]_|github_pat_|ya29\.|AIza|xox|glpat-|[Bb]earer|BEARER|-----BEGIN"
+)
 
 #: C0 controls but tab and newline, DEL, C1 controls, and the Unicode format characters that
 #: reorder or hide text (bidi embeddings, overrides and isolates, marks, zero-width joiners).
@@ -49,11 +56,70 @@ _INVISIBLE: Final = re.compile(
 def redact(text: str) -> str:
     if not _SUSPECT.search(text):
         return text
-    text = _PRIVATE_KEY.sub(f"-----{REDACTED} PRIVATE KEY-----", text)
-    text = _URL_USERINFO.sub(rf"\1{REDACTED}@", text)
-    text = _SECRET_ASSIGNMENT.sub(rf"\1{REDACTED}", text)
-    text = _TOKENS.sub(REDACTED, text)
-    return _BEARER.sub(rf"\1 {REDACTED}", text)
+    # Each substitution only where its cheap marker is present: a scan per pattern of a
+    # megabyte document costs a second otherwise.
+    if "-----BEGIN" in text:
+        text = _PRIVATE_KEY.sub(f"-----{REDACTED} PRIVATE KEY-----", text)
+    if "://" in text:
+        text = _redact_userinfo(text)
+    if "=" in text:
+        text = _redact_assignments(text)
+    if _TOKEN_MARKERS.search(text):
+        text = _TOKENS.sub(REDACTED, text)
+    if "earer" in text or "EARER" in text:
+        text = _BEARER.sub(rf"\1 {REDACTED}", text)
+    return text
+
+
+def _redact_userinfo(text: str) -> str:
+    pieces: list[str] = []
+    done = 0
+    start = text.find("://")
+    while start != -1:
+        begin = start + 3
+        authority = _AUTHORITY.match(text, begin)
+        at = authority.group().rfind("@") if authority else -1
+        if at > 0:
+            pieces.append(text[done:begin] + REDACTED)
+            done = begin + at
+        start = text.find("://", begin)
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def _redact_assignments(text: str) -> str:
+    """Each `=` is looked at once: the name before it judged, the value after it replaced."""
+    pieces: list[str] = []
+    done = 0
+    for eq in _EQUALS.finditer(text):
+        start = eq.end()
+        if start < done:
+            continue
+        name = _name_before(text, eq.start())
+        if not name or not _SECRET_NAME.search(name):
+            continue
+        value = _VALUE_AFTER.match(text, start)
+        if value is None:
+            continue
+        pieces.append(text[done:start] + value.group(1))
+        pieces.append(REDACTED)
+        done = value.end()
+    if not pieces:
+        return text
+    pieces.append(text[done:])
+    return "".join(pieces)
+
+
+def _name_before(text: str, end: int) -> str:
+    """The word right before position `end` (spaces between skipped), at most 100 characters."""
+    while end > 0 and text[end - 1] in " \t":
+        end -= 1
+    start = end
+    while start > 0 and end - start < 100 and text[start - 1] in _NAME_CHARS:
+        start -= 1
+    return text[start:end]
 
 
 def _escape(match: re.Match[str]) -> str:
@@ -64,7 +130,8 @@ def _escape(match: re.Match[str]) -> str:
 def visible(text: str, *, newlines: bool = True) -> str:
     """Control and bidi characters as visible escapes (`\\x1b`, `\\u202e`); newlines kept or,
     for a one-line context, shown as `\\n`."""
-    text = _INVISIBLE.sub(_escape, text)
+    if _INVISIBLE.search(text):
+        text = _INVISIBLE.sub(_escape, text)
     if not newlines:
         text = text.replace("\r", "\\r").replace("\n", "\\n").replace("\t", " ")
     return text
