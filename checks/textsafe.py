@@ -49,7 +49,7 @@ _SUSPECT: Final = re.compile(
 #: C0 controls but tab and newline, DEL, C1 controls, and the Unicode format characters that
 #: reorder or hide text (bidi embeddings, overrides and isolates, marks, zero-width joiners).
 _INVISIBLE: Final = re.compile(
-    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]"
+    "[\x00-\x08\x0b-\x1f\x7f-\x9f\u061c\u200b-\u200f\u2028-\u202e\u2060-\u2069\ufeff]"
 )
 
 
@@ -130,6 +130,8 @@ def _escape(match: re.Match[str]) -> str:
 def visible(text: str, *, newlines: bool = True) -> str:
     """Control and bidi characters as visible escapes (`\\x1b`, `\\u202e`); newlines kept or,
     for a one-line context, shown as `\\n`."""
+    if text.isprintable():  # no control, format or separator character but the space: as is
+        return text
     if _INVISIBLE.search(text):
         text = _INVISIBLE.sub(_escape, text)
     if not newlines:
