@@ -170,7 +170,7 @@ def _write_probe(google: GoogleAccess, ref: DatasetRef, scratch: ScratchNames, f
     first, second = scratch.name("probe"), scratch.name("probe_renamed")
     facts["scratch"] = [first, second]
     try:
-        _probe_steps(google, ref, first, second)
+        _probe_steps(google, ref, first, second, scratch.labels)
     finally:
         # Also after a failed step: nothing of ours may stay behind (and if a delete is refused,
         # the table still expires on its own within the scratch TTL).
@@ -180,13 +180,17 @@ def _write_probe(google: GoogleAccess, ref: DatasetRef, scratch: ScratchNames, f
             facts["scratch_left"] = left
 
 
-def _probe_steps(google: GoogleAccess, ref: DatasetRef, first: str, second: str) -> None:
+def _probe_steps(
+    google: GoogleAccess, ref: DatasetRef, first: str, second: str, scratch_labels: dict[str, str]
+) -> None:
     from google.cloud import bigquery
 
     client = google.bigquery
     principal = google.identity.principal
     table = bigquery.Table(f"{ref}.{first}", schema=[bigquery.SchemaField("probe", "STRING")])
+    # The label and the expiry are two of the three marks the sweeper requires (scratch.py).
     table.expires = ScratchNames.expiry()
+    table.labels = scratch_labels
     with _step("create", ref, principal):
         client.create_table(table, retry=None, timeout=google.timeout)
     with _step("rename", ref, principal):

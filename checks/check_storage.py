@@ -15,7 +15,7 @@ from checks.cases import Case
 from checks.findings import CheckError, age_text, finding, unverified
 from checks.gcp.access import GoogleAccess
 from checks.gcp.errors import api_call, describe
-from checks.gcp.scratch import ScratchNames, is_scratch
+from checks.gcp.scratch import ScratchNames, proven_scratch
 from checks.manifest_gcp import Bucket, ProbeMode
 
 API: Final = "Cloud Storage"
@@ -62,12 +62,13 @@ def check_checkpoint_fresh(case: Case, google: GoogleAccess, facts: dict[str, An
             google.storage.list_blobs(
                 bucket.name,
                 prefix=bucket.checkpoint_prefix,
-                fields="items(name,timeCreated),nextPageToken",
+                fields="items(name,timeCreated,metadata,customTime),nextPageToken",
                 retry=google.read_retry(API),
                 timeout=google.timeout,
             )
         )
-    checkpoints = [b for b in blobs if not is_scratch(b.name)]
+    # A probe's object (all three scratch marks) is not a checkpoint; a look-alike name is.
+    checkpoints = [b for b in blobs if not proven_scratch(b.name, b.metadata, b.custom_time).run]
     facts["checkpoints"] = len(checkpoints)
     if not checkpoints:
         finding(f"{where}: no checkpoints (0 objects under the prefix)")
@@ -117,7 +118,8 @@ def _write(bucket: Bucket, blob: Any, payload: bytes, scratch: ScratchNames, goo
     expires = scratch.expiry()
     # custom_time lets a lifecycle rule (daysSinceCustomTime) sweep what a crashed run left.
     blob.custom_time = expires
-    blob.metadata = {"readiness-run": scratch.run_id, "readiness-expires": expires.isoformat()}
+    # The label (as metadata) and the expiry are two of the three marks the sweeper requires.
+    blob.metadata = {**scratch.labels, "readiness-expires": expires.isoformat()}
     with _step(bucket, "write"):
         # No retry: a write that timed out may have landed, and a blind retry would hide that.
         # if_generation_match=0 refuses to overwrite anything that already has the name.

@@ -11,6 +11,7 @@ import posixpath
 import re
 import stat
 import tomllib
+import unicodedata
 from datetime import date, datetime, time
 from enum import StrEnum
 from pathlib import Path
@@ -410,11 +411,29 @@ def _subject(item: AuditedItem) -> str:
 
 
 def _no_duplicates(section: str, keys: list[str]) -> None:
-    seen: set[str] = set()
+    """Two entries whose keys differ only by Unicode normalisation are one; phase ids and package
+    names also ignore case (phases 4C and 4c would write one report file; pip treats Requests,
+    requests and REQUESTS, or foo_bar and foo-bar, as one package)."""
+    seen: dict[str, str] = {}
     for key in keys:
-        if key in seen:
-            raise ValueError(f"{section}: duplicate entry {key!r}")
-        seen.add(key)
+        folded = _folded(section, key)
+        if folded in seen:
+            same = (
+                ""
+                if seen[folded] == key
+                else f" (same as {seen[folded]!r} once case and Unicode form are ignored)"
+            )
+            raise ValueError(f"{section}: duplicate entry {key!r}{same}")
+        seen[folded] = key
+
+
+def _folded(section: str, key: str) -> str:
+    folded = unicodedata.normalize("NFKC", key)
+    if section == "packages":
+        return re.sub(r"[-_.]+", "-", folded).casefold()
+    if section == "phases":
+        return folded.casefold()
+    return folded
 
 
 def environment_of(manifest: Manifest, script: Script) -> str:
@@ -429,7 +448,7 @@ def environment_of(manifest: Manifest, script: Script) -> str:
 class LoadedManifest:
     """A validated manifest with its location and the resolved target root."""
 
-    __slots__ = ("__weakref__", "manifest", "path", "phase", "root")
+    __slots__ = ("__weakref__", "manifest", "path", "phase", "raw", "root")
 
     def __init__(self, manifest: Manifest, path: Path, root: Path, phase: Phase) -> None:
         self.manifest: Final = manifest
@@ -438,14 +457,22 @@ class LoadedManifest:
         self.root: Final = root
         #: The phase under audit.
         self.phase: Final = phase
+        #: The bytes it was validated from (handed to xdist workers).
+        self.raw = b""
 
 
 def load_manifest(
-    path: Path, phase_override: str | None = None, root_override: Path | None = None
+    path: Path,
+    phase_override: str | None = None,
+    root_override: Path | None = None,
+    raw: bytes | None = None,
 ) -> LoadedManifest:
-    """Read and validate a manifest; every problem raises ManifestError naming file and key."""
+    """Read and validate a manifest; every problem raises ManifestError naming file and key.
+
+    `raw`: the file's bytes as already read (an xdist worker gets the controller's, so a file
+    replaced mid-run cannot make the workers audit something else, or fail to start)."""
     label = str(path)
-    raw = _read_manifest(path, label)
+    raw = _read_manifest(path, label) if raw is None else raw
     if raw.startswith(codecs.BOM_UTF8):  # editors on Windows write one; TOML does not allow it
         raw = raw[len(codecs.BOM_UTF8) :]
     try:
@@ -474,7 +501,9 @@ def load_manifest(
     if not root.is_dir():
         where = "--target-root" if root_override else "project.root"
         raise ManifestError(f"{label}: {where}: target root {str(root)!r} is not a directory")
-    return LoadedManifest(manifest, path.resolve(), root, phase)
+    loaded = LoadedManifest(manifest, path.resolve(), root, phase)
+    loaded.raw = raw
+    return loaded
 
 
 def _read_manifest(path: Path, label: str) -> bytes:

@@ -16,11 +16,14 @@ import pytest
 from checks.cases import FACTS_KEY, cases_for, param_for
 from checks.criteria import CRITERIA
 from checks.manifest import LoadedManifest, ManifestError, load_manifest
+from checks.textsafe import one_line
 
 __all__ = ["MANIFEST_KEY", "loaded_manifest"]
 
 MANIFEST_KEY: Final = pytest.StashKey[LoadedManifest]()
 _EMPTY_PARAMS_KEY: Final = pytest.StashKey[set[str]]()
+#: workerinput key: the manifest's bytes as the controller read them.
+_MANIFEST_INPUT: Final = "readiness_manifest_bytes"
 
 
 def _manifest_path(config: pytest.Config) -> Path:
@@ -33,15 +36,26 @@ def _manifest_path(config: pytest.Config) -> Path:
 
 @pytest.hookimpl(tryfirst=True)
 def pytest_configure(config: pytest.Config) -> None:
+    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
     try:
         root = config.getoption("target_root")
         loaded = load_manifest(
-            _manifest_path(config), config.getoption("phase"), Path(root) if root else None
+            _manifest_path(config),
+            config.getoption("phase"),
+            Path(root) if root else None,
+            raw=workerinput.get(_MANIFEST_INPUT) if workerinput else None,
         )
     except ManifestError as exc:
-        raise pytest.UsageError(str(exc)) from None
+        # One line, however long or strange the quoted value (a 900 KB string, a newline, bidi).
+        raise pytest.UsageError(one_line(str(exc))) from None
     config.stash[MANIFEST_KEY] = loaded
     config.stash[_EMPTY_PARAMS_KEY] = set()
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_configure_node(node: Any) -> None:
+    """xdist: every worker validates the very bytes the controller loaded."""
+    node.workerinput[_MANIFEST_INPUT] = loaded_manifest(node.config).raw
 
 
 def loaded_manifest(config: pytest.Config) -> LoadedManifest:

@@ -18,7 +18,6 @@ come from the manifest and the repository, environment values from the CI.
 from __future__ import annotations
 
 import os
-import re
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -26,6 +25,7 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 
 from checks.priority import Priority
+from checks.textsafe import safe_text
 from reporting import standup, trend
 from reporting.aging import SlaStatus, format_age
 from reporting.audit import Audit
@@ -39,8 +39,6 @@ __all__ = ["HtmlColumns", "escape_environment", "scrub_metadata"]
 
 _ASSETS: Final = Path(__file__).parent / "html_assets"
 
-#: `scheme://user:password@host`: the credentials part of a URL.
-_URL_CREDENTIALS: Final = re.compile(r"(?<=://)[^/@\s]+@")
 
 #: The audit's outcome as pytest-html's result: its label, filter and colour.
 _RESULT: Final = {
@@ -83,7 +81,7 @@ def scrub_metadata(metadata: dict[str, Any]) -> None:
         if isinstance(value, dict):
             scrub_metadata(value)
         elif isinstance(value, str):
-            metadata[key] = _URL_CREDENTIALS.sub("***@", value)
+            metadata[key] = safe_text(value, newlines=False)
 
 
 def escape_environment(metadata: dict[str, Any]) -> dict[str, Any]:

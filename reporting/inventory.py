@@ -160,7 +160,10 @@ def _last_modified(path: Path, rel: str, dates: dict[str, str] | None) -> str:
     if dates is not None and rel in dates:
         return dates[rel]
     # Not a git repo, or the file is not committed yet: the file's own time is the best we have.
-    stamp = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC).date().isoformat()
+    try:
+        stamp = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC).date().isoformat()
+    except (OverflowError, ValueError, OSError):  # a time beyond year 9999, or no file
+        stamp = "unknown"
     return f"{stamp} (mtime)" if dates is not None else stamp
 
 

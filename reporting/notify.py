@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
@@ -22,7 +24,8 @@ if TYPE_CHECKING:
 
 __all__ = ["NotifyResult", "payload", "send"]
 
-#: Seconds to wait for the webhook; a slow chat service must not hold the nightly.
+#: Seconds the whole post may take (connect, send, every read together): a chat service that
+#: answers one byte at a time must not hold the nightly. The documents are written before.
 TIMEOUT: Final = 10.0
 _MAX_LISTED: Final = 10
 
@@ -71,27 +74,65 @@ def payload(audit: Audit) -> dict[str, object]:
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 
-def send(audit: Audit, webhook_env: str) -> NotifyResult:
+def send(audit: Audit, webhook_env: str, total_seconds: float = TIMEOUT) -> NotifyResult:
     if not webhook_env:
         return NotifyResult(False, "not sent: the manifest has no [notify] webhook_env")
     url = os.environ.get(webhook_env, "")
     if not url:
         return NotifyResult(False, f"not sent: ${webhook_env} is not set")
-    if not url.startswith(("https://", "http://")):
-        return NotifyResult(False, f"not sent: ${webhook_env} is not an http(s) URL")
+    problem = url_problem(url)
+    if problem:
+        return NotifyResult(False, f"not sent: ${webhook_env} is not a valid http(s) URL ({problem})")
     body = json.dumps(payload(audit)).encode("utf-8")
+    outcome: list[NotifyResult] = []
+    # A daemon thread bounds the whole exchange: urlopen's timeout is per socket operation, so
+    # a server trickling bytes would otherwise hold the run for as long as it likes.
+    worker = threading.Thread(
+        target=lambda: outcome.append(_post(url, body, webhook_env, total_seconds)), daemon=True
+    )
+    worker.start()
+    worker.join(total_seconds)
+    if not outcome:
+        return NotifyResult(
+            False, f"webhook ${webhook_env} did not answer within {total_seconds:.0f} s in total"
+        )
+    return outcome[0]
+
+
+def url_problem(url: str) -> str:
+    """Why `url` cannot be posted to (without quoting it: it is a secret), or ""."""
+    if not url.isascii():
+        return "non-ASCII character"
+    if any(ord(c) <= 0x20 or ord(c) == 0x7F for c in url):
+        return "space or control character"
+    try:
+        parts = urllib.parse.urlsplit(url)
+        _ = parts.port  # raises for a port that is not a number in range
+    except ValueError as exc:
+        return str(exc).replace(url, "<webhook URL>")
+    if parts.scheme not in ("http", "https"):
+        return "not http or https"
+    if not parts.hostname:
+        return "no host"
+    return ""
+
+
+def _post(url: str, body: bytes, webhook_env: str, timeout: float) -> NotifyResult:
     request = urllib.request.Request(
         url, data=body, method="POST", headers={"Content-Type": "application/json; charset=utf-8"}
     )
     try:
-        with urllib.request.urlopen(request, timeout=TIMEOUT) as response:
+        with urllib.request.urlopen(request, timeout=timeout) as response:
             status = int(response.status)
+            response.read()
     except urllib.error.HTTPError as exc:
         # str(exc) would be fine, but exc.url is not: build the message from the code alone.
         return NotifyResult(False, f"webhook ${webhook_env} answered HTTP {exc.code}")
     except (urllib.error.URLError, OSError) as exc:
         reason = getattr(exc, "reason", exc)
         return NotifyResult(False, f"webhook ${webhook_env} unreachable: {_without(str(reason), url)}")
+    except Exception as exc:  # an invalid URL the checks above missed: one line, never a traceback
+        return NotifyResult(False, f"webhook ${webhook_env}: {type(exc).__name__}: {_without(str(exc), url)}")
     return NotifyResult(True, f"posted to ${webhook_env} (HTTP {status})")
 
 

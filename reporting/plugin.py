@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import os
 import re
 import secrets
 import time
@@ -24,15 +23,17 @@ from checks.cases import FACTS_KEY, Case, case_at
 from checks.findings import CheckError
 from checks.gcp.sweeper import sweep_result
 from checks.plugin import loaded_manifest
+from checks.textsafe import safe_obj, safe_text
 from reporting import trend
 from reporting.audit import Audit, RunInfo, build_audit
+from reporting.clock import parse_now
 from reporting.documents import render_all, results_file_name
 from reporting.history import HistoryError, HistoryStore, open_store, scope_key
 from reporting.inventory import undeclared_line
 from reporting.operations import Past, read_past
 from reporting.records import CaseRecord, Outcome
 from reporting.verdict import EXIT_CODES, short_finding
-from reporting.writer import DocumentWriteError, write_documents
+from reporting.writer import DocumentWriteError, replace_document, write_documents
 
 if TYPE_CHECKING:
     from reporting import notify
@@ -50,12 +51,9 @@ def _now(config: pytest.Config) -> dt.datetime:
     if not given:
         return dt.datetime.now(dt.UTC)
     try:
-        when = dt.datetime.fromisoformat(given)
-    except ValueError:
-        raise pytest.UsageError(
-            f"--readiness-now: {given!r} is not an ISO date or datetime (e.g. 2026-11-23T06:00:00)"
-        ) from None
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+        return parse_now(str(given))
+    except ValueError as exc:
+        raise pytest.UsageError(f"--readiness-now: {exc}") from None
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -156,6 +154,7 @@ class ReadinessPlugin:
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report: pytest.TestReport = yield
+        _clean_report(report)
         # The controller needs the call's report, and setup's or teardown's only when they did
         # not pass; every report carried under xdist costs a serialisation (bench/: the plugin
         # cost 36% on 5,000 trivial cases when all three carried the case and its facts).
@@ -175,13 +174,14 @@ class ReadinessPlugin:
             # serialises) a description of it, and no record is rebuilt from one.
             data: dict[str, Any] = {
                 "case": case.reference(),
-                "message": message,
+                # Redacted and made visible here, once, before any output or xdist sees them.
+                "message": safe_text(message),
                 "unverified": exc is not None
                 and (
                     timed_out
                     or not isinstance(exc, (pytest.fail.Exception, pytest.skip.Exception, AssertionError))
                 ),
-                "facts": item.stash.get(FACTS_KEY, {}) if when == "call" else {},
+                "facts": safe_obj(item.stash.get(FACTS_KEY, {})) if when == "call" else {},
             }
             if self.controller:
                 # One process (no xdist): the report is aggregated where it is made, sparing a
@@ -190,10 +190,10 @@ class ReadinessPlugin:
             else:
                 report.readiness = data  # type: ignore[attr-defined]
             if timed_out:
-                report.longrepr = message
+                report.longrepr = data["message"]
             elif isinstance(exc, CheckError):
                 # The check could not run: say why in one line, not with our plumbing's traceback.
-                report.longrepr = f"unverified: {message}"
+                report.longrepr = f"unverified: {data['message']}"
         return report
 
     # -- controller side ---------------------------------------------------------------------
@@ -266,13 +266,22 @@ class ReadinessPlugin:
         if swept is not None:
             audit.extra["scratch_sweep"] = swept.to_json()
         self.record_history(audit)
-        if self.config.getoption("notify"):
+        notifying = bool(self.config.getoption("notify"))
+        if notifying:
+            audit.extra["notify"] = {"sent": None, "detail": "pending: posted after the documents"}
+        # The documents first: a webhook that hangs or fails must never cost the reports.
+        self.write(audit)
+        if notifying:
             # A failed post is reported, never raised: it must not change the verdict or the exit.
             from reporting import notify  # only with --notify
 
             self.notified = notify.send(audit, loaded_manifest(self.config).manifest.notify.webhook_env)
             audit.extra["notify"] = self.notified.to_json()
-        self.write(audit)
+            if not self.write_error:
+                try:
+                    replace_document(self.out_dir(), results_file_name(audit), _results_json(audit))
+                except DocumentWriteError as exc:
+                    self.write_error = str(exc)
         if self.config.getoption("readiness_exit") == "verdict" and exitstatus in (
             pytest.ExitCode.OK,
             pytest.ExitCode.TESTS_FAILED,
@@ -368,26 +377,19 @@ class ReadinessPlugin:
         return self.config.invocation_params.dir / "readiness-reports" / f"{self.started:%Y%m%d}"
 
     def write(self, audit: Audit) -> None:
-        documents = render_all(audit)
-        documents[results_file_name(audit)] = (
-            # No indent: it forces json's pure-Python encoder, seconds on a 6,000-table audit.
-            # Keys in the order the code builds them (the same every run, serial or -n: see
-            # tests/test_xdist_identity.py), not sorted: sorting every case's keys was a fifth of
-            # the encoding (bench/plugin_overhead.py --instructions). No circularity check: what
-            # to_json builds has no cycles (facts travel through xdist, which has none either).
-            json.dumps(audit.to_json(), default=str, check_circular=False) + "\n"
-        )
+        # Every document through the one redaction (checks/textsafe.py), whatever it quotes.
+        documents: dict[str, str | bytes] = {
+            name: safe_text(text) for name, text in render_all(audit).items()
+        }
+        documents[results_file_name(audit)] = _results_json(audit)
+        png = self.trend_png()
+        if png is not None:
+            documents[trend.file_name(audit.run.date)] = png
         try:
+            # The whole set at once (writer.py): a reader never finds two runs' documents mixed.
             self.written = write_documents(self.out_dir(), documents)
         except DocumentWriteError as exc:
             self.write_error = str(exc)
-            return
-        png = self.trend_png()
-        if png is not None:
-            try:
-                self.written.append(_write_bytes(self.out_dir() / trend.file_name(audit.run.date), png))
-            except OSError as exc:
-                self.write_error = f"{self.out_dir()}: cannot write the trend chart: {exc.strerror}"
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         if not self.controller:
@@ -423,6 +425,8 @@ class ReadinessPlugin:
         ops = audit.ops
         took = f" in {self.history_seconds * 1000:.0f} ms" if self.history_seconds is not None else ""
         tr.write_line(f"  history: {ops.history_line()}{took}", red=ops.history_status == "not written")
+        for note in self.store.skipped if self.store is not None else []:
+            tr.write_line(f"  history warning: {note}", yellow=True)
         if ops.diff is not None:
             d = ops.diff
             tr.write_line(
@@ -484,9 +488,22 @@ def _bigquery_endpoint(manifest: Any) -> str:
     return str(getattr(endpoints, "bigquery", "") or "")
 
 
-def _write_bytes(path: Path, data: bytes) -> Path:
-    """Beside its final name, then renamed: a reader never sees half an image."""
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    tmp.write_bytes(data)
-    os.replace(tmp, path)
-    return path
+def _clean_report(report: pytest.TestReport) -> None:
+    """The failure text and captured output that the terminal, JUnit XML and pytest-html show,
+    through the same redaction as the documents (checks/textsafe.py)."""
+    if report.longrepr is not None and not report.passed:
+        text = str(report.longrepr)
+        clean = safe_text(text)
+        if clean != text:
+            report.longrepr = clean
+    if report.sections:
+        report.sections = [(title, safe_text(content)) for title, content in report.sections]
+
+
+def _results_json(audit: Audit) -> str:
+    # No indent: it forces json's pure-Python encoder, seconds on a 6,000-table audit.
+    # Keys in the order the code builds them (the same every run, serial or -n: see
+    # tests/test_xdist_identity.py), not sorted: sorting every case's keys was a fifth of
+    # the encoding (bench/plugin_overhead.py --instructions). No circularity check: what
+    # to_json builds has no cycles (facts travel through xdist, which has none either).
+    return json.dumps(safe_obj(audit.to_json()), default=str, check_circular=False) + "\n"

@@ -23,9 +23,11 @@ from checks.criteria import Area
 from checks.manifest import ManifestError, load_manifest
 from checks.priority import PRIORITY_MEANING, Priority
 from reporting.aging import SlaStatus, format_age, sla_status
+from reporting.clock import parse_now
 from reporting.documents.markdown import cell, table
 from reporting.history import CaseEntry, HistoryError, RunEntry, open_store
 from reporting.records import Outcome
+from reporting.writer import DocumentWriteError, replace_document
 
 __all__ = ["main", "render_review"]
 
@@ -177,10 +179,7 @@ def render_review(
 
 
 def _parse_now(text: str | None) -> dt.datetime:
-    if not text:
-        return dt.datetime.now(dt.UTC)
-    when = dt.datetime.fromisoformat(text)
-    return when if when.tzinfo else when.replace(tzinfo=dt.UTC)
+    return parse_now(text) if text else dt.datetime.now(dt.UTC)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -201,8 +200,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except ManifestError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
-    except ValueError:
-        print(f"error: --now: {args.now!r} is not an ISO date or datetime", file=sys.stderr)
+    except ValueError as exc:
+        print(f"error: --now: {exc}", file=sys.stderr)
         return 2
     location = args.history or loaded.manifest.history.store
     if not location:
@@ -218,7 +217,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     since_label = prev.isoformat() if prev else f"none on file; since {since.date().isoformat()}"
     project, phase = loaded.manifest.project.name, loaded.phase.id
     try:
-        store = open_store(location, base)
+        store = open_store(location, base, must_exist=True)
         try:
             latest = store.latest_cases(project, phase, before=now + dt.timedelta(microseconds=1))
             recent = store.runs(project, phase, since=since, before=now + dt.timedelta(microseconds=1))
@@ -227,13 +226,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     except HistoryError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 1
+    for note in store.skipped:
+        print(f"warning: {note}", file=sys.stderr)
     text = render_review(project, phase, store.location, latest, recent, now, since, since_label)
     path = out_dir / f"{now.date().isoformat()}-issue-review.md"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
-        path.write_text(text, encoding="utf-8")
+        # Beside its final name, flushed, then renamed: a killed review leaves the previous one.
+        replace_document(out_dir, path.name, text)
     except OSError as exc:
         print(f"error: {path}: cannot write the review: {exc.strerror}", file=sys.stderr)
+        return 1
+    except DocumentWriteError as exc:
+        print(f"error: {exc}", file=sys.stderr)
         return 1
     print(
         f"review written: {path} ({sum(1 for c in latest.values() if Outcome(c.outcome).is_open)} open blocker(s))"

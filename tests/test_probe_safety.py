@@ -28,7 +28,7 @@ import pytest
 from bq_support import create_table, create_view, run_shared, write_manifest
 from gcp_support import PROJECT, outcome, started_world
 
-from checks.gcp.scratch import SCRATCH_PREFIX, SCRATCH_TTL, is_scratch
+from checks.gcp.scratch import SCRATCH_PREFIX, SCRATCH_TTL, looks_like_scratch
 from conftest import REPO, AuditRun
 from sandbox.fakes import FaultRule
 from sandbox.fakes.http import FakeServer
@@ -130,7 +130,7 @@ def snapshot(world: World) -> Snapshot:
         for item in bq.list_tables(dataset):
             table = bq.get_table(f"{PROJECT}.{dataset}.{item.table_id}")
             where = f"{dataset}.{table.table_id}"
-            if is_scratch(table.table_id):
+            if looks_like_scratch(table.table_id):
                 scratch[where] = table.expires
                 continue
             schema = tuple((f.name, f.field_type, f.mode) for f in table.schema)
@@ -138,7 +138,7 @@ def snapshot(world: World) -> Snapshot:
     for bucket in BUCKETS:
         for blob in gcs.list_blobs(bucket):
             where = f"gs://{bucket}/{blob.name}"
-            if is_scratch(blob.name):
+            if looks_like_scratch(blob.name):
                 scratch[where] = (blob.custom_time, (blob.metadata or {}).get("readiness-expires"))
                 continue
             kept[where] = (blob.md5_hash, blob.crc32c, blob.size, blob.generation, blob.metageneration)

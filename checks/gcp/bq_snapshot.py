@@ -28,7 +28,7 @@ from checks.findings import unverified
 from checks.gcp.access import GoogleAccess
 from checks.gcp.errors import ApiCallError, api_call, describe, recall, remember
 from checks.gcp.handover_file import wait_for
-from checks.gcp.scratch import is_scratch
+from checks.gcp.scratch import proven_scratch
 from checks.manifest import LoadedManifest
 
 __all__ = [
@@ -54,11 +54,13 @@ _METADATA_KEY: Final = pytest.StashKey["BigQueryMetadata"]()
 _TABLES_SQL: Final = """
 SELECT t.table_name, t.table_type, t.creation_time,
        s.row_count, s.size_bytes, s.last_modified_time,
-       o.option_value AS expiration, v.view_definition
+       o.option_value AS expiration, l.option_value AS labels, v.view_definition
 FROM {ds}.INFORMATION_SCHEMA.TABLES AS t
 LEFT JOIN {ds}.__TABLES__ AS s ON s.table_id = t.table_name
 LEFT JOIN {ds}.INFORMATION_SCHEMA.TABLE_OPTIONS AS o
   ON o.table_name = t.table_name AND o.option_name = 'expiration_timestamp'
+LEFT JOIN {ds}.INFORMATION_SCHEMA.TABLE_OPTIONS AS l
+  ON l.table_name = t.table_name AND l.option_name = 'labels'
 LEFT JOIN {ds}.INFORMATION_SCHEMA.VIEWS AS v ON v.table_name = t.table_name
 """
 
@@ -72,6 +74,8 @@ GROUP BY table_name
 
 # TABLE_OPTIONS renders timestamps as a literal: TIMESTAMP "2026-12-01T00:00:00.000Z".
 _QUOTED: Final = re.compile(r'"([^"]+)"')
+# ...and labels as [STRUCT("key", "value"), ...].
+_LABEL: Final = re.compile(r'STRUCT\(\s*"([^"]*)"\s*,\s*"([^"]*)"\s*\)')
 
 
 @dataclass(frozen=True, slots=True, order=True)
@@ -240,7 +244,9 @@ class BigQueryMetadata:
         scratch: list[str] = []
         for row in rows:
             name = str(row["table_name"])
-            if is_scratch(name):
+            # Only a table carrying all three scratch marks is the suite's: a user's look-alike
+            # (a manual backup named with the prefix) stays in the inventory and is judged.
+            if proven_scratch(name, _labels(row.get("labels")), row.get("expiration")).run:
                 scratch.append(name)
                 continue
             tables[name] = _table(row, columns.get(name, ()))
@@ -330,6 +336,10 @@ def _from_millis(value: object) -> dt.datetime | None:
     if value is None or value == "":
         return None
     return dt.datetime.fromtimestamp(int(str(value)) / 1000, dt.UTC)
+
+
+def _labels(value: object) -> dict[str, str]:
+    return dict(_LABEL.findall(str(value or "")))
 
 
 def _option_timestamp(value: object) -> dt.datetime | None:

@@ -3,20 +3,20 @@
 Before the checks, once, on the controller only (never on an xdist worker), with the suite's own
 identity and endpoints (the `google` fixture's: ADC, impersonating gcp.impersonate, honouring
 READINESS_ENDPOINTS), the sweeper lists every manifest dataset's tables and every manifest
-bucket's top-level objects named SCRATCH_PREFIX..., and deletes those of other runs. It never
-touches a name without the prefix, nor the current run's own names, nor those of a run that
-started within SCRATCH_TTL of this one (it may still be running: deleting its scratch table
-mid-probe would turn its rename into a false finding); those expire on their own.
-
-A sweep that cannot authenticate or list is reported (terminal summary, results JSON
-`scratch_sweep`); it never stops the run, and it never changes a case's outcome.
+bucket's top-level objects named SCRATCH_PREFIX..., and deletes those of other runs that carry
+all three scratch marks (scratch.py: the exact name pattern, the `readiness-scratch` label naming
+the same run, an expiry). A prefixed name missing a mark (a user's manual backup, an impossible
+run stamp) is skipped and named, never deleted, and never fails the sweep. It never touches the
+current run's own names, nor those of a run that started within SCRATCH_TTL of this one (it may
+still be running: deleting its scratch table mid-probe would turn its rename into a false
+finding); those expire on their own.
 """
 
 from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any, Final
@@ -28,17 +28,14 @@ from checks.gcp.access import GoogleAccess, endpoints_for
 from checks.gcp.bq_snapshot import DatasetRef
 from checks.gcp.credentials import CredentialsError, resolve_identity
 from checks.gcp.errors import ApiCallError, api_call
-from checks.gcp.scratch import SCRATCH_PREFIX, SCRATCH_TTL, ScratchNames
+from checks.gcp.scratch import SCRATCH_PREFIX, SCRATCH_TTL, ScratchNames, proven_scratch
 from checks.manifest import Manifest
 from checks.plugin import loaded_manifest
+from checks.textsafe import visible
 
 __all__ = ["SWEEPER_KEY", "Fate", "ScratchSweeper", "SweepResult", "fate", "sweep", "sweep_result"]
 
 SWEEPER_KEY: Final = pytest.StashKey["ScratchSweeper"]()
-
-#: The start time a scratch name carries in its run id (ScratchNames: 20261122T060000-ab12cd
-#: becomes 20261122t060000_ab12cd).
-_RUN_STAMP: Final = re.compile(rf"^{re.escape(SCRATCH_PREFIX)}(?P<stamp>\d{{8}}t\d{{6}})_")
 
 
 class Fate(StrEnum):
@@ -48,22 +45,30 @@ class Fate(StrEnum):
     OURS = "ours"
     #: Another run's, started within SCRATCH_TTL of this one: may still be running, kept.
     RECENT = "recent"
-    #: A stale leftover of an earlier run: deleted.
+    #: A stale leftover of an earlier run, all three marks present: deleted.
     STALE = "stale"
+    #: The scratch prefix without the other marks (no label, no expiry, a bad stamp): skipped.
+    UNPROVEN = "unproven"
 
 
-def fate(name: str, current: ScratchNames, started: dt.datetime) -> Fate:
-    """What the sweeper does with an object of this (top-level) name."""
+def fate(
+    name: str,
+    current: ScratchNames,
+    started: dt.datetime,
+    labels: Mapping[str, str] | None = None,
+    expires: dt.datetime | str | None = None,
+) -> tuple[Fate, str]:
+    """What the sweeper does with an object of this (top-level) name, and why when skipped."""
     if not name.startswith(SCRATCH_PREFIX):
-        return Fate.OTHER
-    if name.startswith(current.prefix):
-        return Fate.OURS
-    match = _RUN_STAMP.match(name)
-    if match:
-        stamp = dt.datetime.strptime(match["stamp"], "%Y%m%dt%H%M%S").replace(tzinfo=dt.UTC)
-        if abs(started - stamp) < SCRATCH_TTL:
-            return Fate.RECENT
-    return Fate.STALE
+        return Fate.OTHER, ""
+    marks = proven_scratch(name, labels, expires)
+    if marks.started is None:
+        return Fate.UNPROVEN, marks.why_not
+    if marks.run == current.run:
+        return Fate.OURS, ""
+    if abs(started - marks.started) < SCRATCH_TTL:
+        return Fate.RECENT, ""
+    return Fate.STALE, ""
 
 
 @dataclass
@@ -72,6 +77,8 @@ class SweepResult:
     swept: list[str] = field(default_factory=list)
     #: Scratch objects of another recent run, left alone.
     kept: list[str] = field(default_factory=list)
+    #: Prefixed names lacking a scratch mark, with the missing mark: never deleted.
+    skipped: list[str] = field(default_factory=list)
     #: What could not be listed or deleted, with the reason.
     failed: list[str] = field(default_factory=list)
     #: Why nothing was swept at all (no [gcp], no credentials, an unexpected failure).
@@ -81,9 +88,11 @@ class SweepResult:
         return {
             "swept": len(self.swept),
             "kept": len(self.kept),
+            "skipped": len(self.skipped),
             "failed": len(self.failed),
             "swept_names": list(self.swept),
             "kept_names": list(self.kept),
+            "skipped_names": list(self.skipped),
             "failures": list(self.failed),
             "error": self.error,
         }
@@ -93,7 +102,7 @@ class SweepResult:
             return f"not swept: {self.error}"
         return (
             f"{len(self.swept)} stale scratch object(s) deleted, {len(self.kept)} of a recent run kept, "
-            f"{len(self.failed)} failure(s)"
+            f"{len(self.skipped)} not provably scratch skipped, {len(self.failed)} failure(s)"
         )
 
 
@@ -118,22 +127,22 @@ def _sweep_dataset(
     try:
         with api_call("BigQuery"):
             try:
-                tables = [
-                    t.table_id
-                    for t in google.bigquery.list_tables(
+                # tables.list carries each table's labels and expirationTime: no call per table.
+                tables = list(
+                    google.bigquery.list_tables(
                         str(ref), retry=google.read_retry("BigQuery"), timeout=google.timeout
                     )
-                ]
+                )
             except api_exceptions.NotFound:
                 return  # nothing to sweep; dataset_reachable reports the missing dataset
     except ApiCallError as exc:
         result.failed.append(f"{ref}: cannot list tables: {exc}")
         return
-    for name in sorted(tables):
-        where = f"{ref}.{name}"
-        verdict = fate(name, current, started)
-        if verdict is Fate.RECENT:
-            result.kept.append(where)
+    for table in sorted(tables, key=lambda t: str(t.table_id)):
+        where = f"{ref}.{table.table_id}"
+        verdict = _classify(
+            where, fate(str(table.table_id), current, started, table.labels, table.expires), result
+        )
         if verdict is not Fate.STALE:
             continue
         try:
@@ -147,6 +156,15 @@ def _sweep_dataset(
             result.failed.append(f"{where}: {exc}")
         else:
             result.swept.append(where)
+
+
+def _classify(where: str, judged: tuple[Fate, str], result: SweepResult) -> Fate:
+    verdict, why = judged
+    if verdict is Fate.RECENT:
+        result.kept.append(where)
+    elif verdict is Fate.UNPROVEN:
+        result.skipped.append(f"{where} ({why})")
+    return verdict
 
 
 def _sweep_bucket(
@@ -172,9 +190,9 @@ def _sweep_bucket(
         return
     for blob in sorted(blobs, key=lambda b: str(b.name)):
         where = f"gs://{bucket}/{blob.name}"
-        verdict = fate(str(blob.name), current, started)
-        if verdict is Fate.RECENT:
-            result.kept.append(where)
+        verdict = _classify(
+            where, fate(str(blob.name), current, started, blob.metadata, blob.custom_time), result
+        )
         if verdict is not Fate.STALE:
             continue
         try:
@@ -237,11 +255,17 @@ class ScratchSweeper:
         tr.write_sep("-", "scratch sweep")
         tr.write_line(f"  {result.line()}", red=bool(result.error or result.failed))
         for name in result.swept:
-            tr.write_line(f"  deleted {name}")
+            tr.write_line(f"  deleted {visible(name, newlines=False)}")
         for name in result.kept:
-            tr.write_line(f"  kept {name} (a run started within {SCRATCH_TTL} of this one)")
+            tr.write_line(
+                f"  kept {visible(name, newlines=False)} (a run started within {SCRATCH_TTL} of this one)"
+            )
+        for name in result.skipped:
+            tr.write_line(
+                f"  skipped {visible(name, newlines=False)}: not provably the suite's scratch, left alone"
+            )
         for failure in result.failed:
-            tr.write_line(f"  FAILED {failure}", red=True)
+            tr.write_line(f"  FAILED {visible(failure, newlines=False)}", red=True)
 
 
 def sweep_result(config: pytest.Config) -> SweepResult | None:

@@ -50,6 +50,12 @@ def read_text(root: Path, rel: str) -> str:
     except UnicodeDecodeError as exc:
         label = "UTF-8" if encoding in ("utf-8", "utf-8-sig") else f"valid {encoding}"
         raise RepoFileError(f"{rel}: not {label} (invalid byte at offset {exc.start})") from None
+    except (UnicodeError, LookupError) as exc:
+        # A cookie naming a codec that fails or is not a text codec (punycode, rot13): Python
+        # itself refuses to run the file, so it is a finding, never a crash of the inventory.
+        raise RepoFileError(
+            f"{rel}: its coding cookie names {encoding!r}, which cannot decode it ({' '.join(str(exc).split())})"
+        ) from None
 
 
 def _python_encoding(data: bytes) -> str:

@@ -1,13 +1,16 @@
-"""Last-modified dates of the target's files from its git history, in one `git log` pass."""
+"""Last-modified dates of the target's files from its git history, in one `git log` pass.
+
+git runs through safe_git: nothing the audited repository configures is ever executed.
+"""
 
 from __future__ import annotations
 
 import subprocess
 from pathlib import Path
 
-__all__ = ["last_commit_dates"]
+from checks.inspect.safe_git import LOG_SAFE_OPTIONS, run_git
 
-_GIT_LOG = ("git", "-c", "diff.renames=false")
+__all__ = ["last_commit_dates"]
 
 
 def last_commit_dates(root: Path, paths: list[str], timeout: float = 60.0) -> dict[str, str] | None:
@@ -17,12 +20,7 @@ def last_commit_dates(root: Path, paths: list[str], timeout: float = 60.0) -> di
     wins); asking git once per file would cost a process per script.
     """
     try:
-        inside = subprocess.run(
-            ["git", "-C", str(root), "rev-parse", "--show-prefix"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-        )
+        inside = run_git(root, ["rev-parse", "--show-prefix"], timeout)
     except (OSError, subprocess.TimeoutExpired):
         return None
     if inside.returncode != 0:
@@ -33,14 +31,9 @@ def last_commit_dates(root: Path, paths: list[str], timeout: float = 60.0) -> di
     try:
         # -z: names exactly as stored (no C-quoting of non-ASCII, quotes or backslashes, which
         # would never match the manifest's paths), each ended by NUL.
-        log = subprocess.run(
-            [*_GIT_LOG, "-C", str(root), "log", "-z", "--format=%x01%cI", "--name-only", "--", "."],
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=timeout,
-        )
-    except subprocess.TimeoutExpired:
+        args = ["-c", "diff.renames=false", "log", *LOG_SAFE_OPTIONS, "-z", "--format=%x01%cI"]
+        log = run_git(root, [*args, "--name-only", "--", "."], timeout)
+    except (OSError, subprocess.TimeoutExpired):
         return found
     date = ""
     after_header = False

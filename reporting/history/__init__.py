@@ -15,7 +15,9 @@ from reporting.history.store import (
 __all__ = ["CaseEntry", "HistoryError", "HistoryStore", "RunEntry", "open_store", "scope_key"]
 
 
-def open_store(location: str, base: Path, bigquery_endpoint: str = "") -> HistoryStore:
+def open_store(
+    location: str, base: Path, bigquery_endpoint: str = "", *, must_exist: bool = False
+) -> HistoryStore:
     """The store at `location`: bq://project.dataset.table, else an SQLite path (relative to base).
 
     Opening is lazy: a store that cannot be reached raises HistoryError on first use.
@@ -29,4 +31,4 @@ def open_store(location: str, base: Path, bigquery_endpoint: str = "") -> Histor
             raise HistoryError(str(exc)) from None
     from reporting.history.sqlite_store import SqliteStore
 
-    return SqliteStore((base / location).expanduser())
+    return SqliteStore((base / location).expanduser(), must_exist=must_exist)

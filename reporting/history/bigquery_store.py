@@ -103,6 +103,7 @@ def _as_utc(value: Any) -> dt.datetime:
 class BigQueryStore(HistoryStore):
     def __init__(self, location: str, endpoint: str = "", client: Any = None) -> None:
         self.location = location
+        self.skipped: list[str] = []
         self.project, self.dataset, self.table = parse_location(location)
         self.table_id = f"{self.project}.{self.dataset}.{self.table}"
         self._endpoint = endpoint

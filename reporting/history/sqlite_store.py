@@ -18,10 +18,13 @@ Timestamps are UTC text `YYYY-MM-DDTHH:MM:SS.ffffffZ`, which sorts as time does.
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import sqlite3
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, Final
+from typing import Any, Final, TypeVar
 
+from checks.priority import Priority
 from reporting.history.store import (
     CaseEntry,
     HistoryError,
@@ -30,8 +33,11 @@ from reporting.history.store import (
     from_utc_text,
     utc_text,
 )
+from reporting.records import Outcome
 
 __all__ = ["BUSY_TIMEOUT", "SqliteStore"]
+
+_T = TypeVar("_T")
 
 #: Seconds a writer waits for another run's transaction before giving up.
 BUSY_TIMEOUT: Final = 30.0
@@ -90,9 +96,12 @@ def _why(exc: sqlite3.Error) -> str:
 
 
 class SqliteStore(HistoryStore):
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, *, must_exist: bool = False) -> None:
         self.path = path
         self.location = str(path)
+        self.skipped = []
+        #: A reader (the review) must not create an empty store under a mistyped name.
+        self.must_exist = must_exist
         self._conn: sqlite3.Connection | None = None
 
     def _connect(self) -> sqlite3.Connection:
@@ -101,6 +110,10 @@ class SqliteStore(HistoryStore):
         if not self.path.parent.is_dir():
             raise HistoryError(
                 f"{self.path}: cannot open the history store: folder {self.path.parent} does not exist"
+            )
+        if self.must_exist and not self.path.is_file():
+            raise HistoryError(
+                f"{self.path}: no such history store (check the path; a reader never creates one)"
             )
         try:
             # isolation_level=None: we issue BEGIN ourselves, so a run is exactly one transaction.
@@ -213,7 +226,10 @@ class SqliteStore(HistoryStore):
                 cases = conn.execute(
                     f"SELECT {_CASE_COLUMNS} FROM cases WHERE run_id = ? ORDER BY key", (row[0],)
                 ).fetchall()
-                result.append(_run(row, tuple(_case(c) for c in cases)))
+                entries = tuple(e for c in cases if (e := self._readable(_case, c, "case")) is not None)
+                run = self._readable(functools.partial(_run, cases=entries), row, "run")
+                if run is not None:
+                    result.append(run)
         except sqlite3.Error as exc:
             raise HistoryError(f"{self.path}: cannot read history: {_why(exc)}") from None
         return result
@@ -239,7 +255,17 @@ class SqliteStore(HistoryStore):
             rows = self._connect().execute(sql, args).fetchall()
         except sqlite3.Error as exc:
             raise HistoryError(f"{self.path}: cannot read history: {_why(exc)}") from None
-        return {row[0]: _case(row) for row in rows}
+        return {row[0]: entry for row in rows if (entry := self._readable(_case, row, "case")) is not None}
+
+    def _readable(self, build: Callable[[Any], _T], row: Any, what: str) -> _T | None:
+        """The entry of a row, or None (named in `skipped`) when SQLite holds what we cannot read."""
+        try:
+            return build(row)
+        except (ValueError, TypeError, IndexError) as exc:
+            note = f"{self.path}: unreadable {what} row {str(row[0])[:80]!r} skipped ({exc})"
+            if note not in self.skipped:
+                self.skipped.append(note)
+            return None
 
     def close(self) -> None:
         if self._conn is not None:
@@ -248,6 +274,11 @@ class SqliteStore(HistoryStore):
 
 
 def _case(row: Any) -> CaseEntry:
+    # Validated here, not where used: one bad row is skipped instead of failing every reader.
+    Outcome(row[7])
+    Priority(row[6])
+    if row[13]:
+        Outcome(row[13])
     return CaseEntry(
         key=row[0],
         criterion=row[1],

@@ -102,6 +102,9 @@ class HistoryStore(ABC):
 
     #: Where the store is, fit to print (a path or bq://project.dataset.table; never a secret).
     location: str
+    #: Rows the store holds but the suite cannot read (edited by hand, another version): left
+    #: out of every answer, each named once here for a warning line.
+    skipped: list[str]
 
     @abstractmethod
     def record(self, run: RunEntry) -> None:
