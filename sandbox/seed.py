@@ -220,6 +220,7 @@ def grant(world: World, resource: str, permissions: Iterable[str], *, tables: It
             targets = [name if name.count(".") == 2 else f"{world.project}.{name}"]
         else:
             targets = [t for t in tables if t.startswith(f"{world.project}.{name}.")]
+            front.grant_dataset(name if "." in name else f"{world.project}.{name}", wanted)
         for table_id in targets:
             front.grant_table(table_id, front.table_permissions.get(table_id, set()) | wanted)
     elif kind == "job":

@@ -9,6 +9,7 @@ false pass, or a false finding) and passes after.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -17,6 +18,7 @@ from gcp_support import PROJECT, facts, gcp_section, outcome, shared_run, starte
 
 from conftest import AuditRun
 from sandbox.fakes import RunCondition, RunExecution, RunJob
+from sandbox.fakes.auth import UserKey
 from sandbox.world import World
 
 SA_NAME = "pipeline"
@@ -73,8 +75,12 @@ def _seed(world: World) -> None:
     add("locked", grants=set(), executions=ok)
     world.service_usage.set_service(PROJECT, "run.googleapis.com", "ENABLED")
     world.service_usage.set_service(PROJECT, "future.googleapis.com", 99)
-    world.resource_manager.projects[PROJECT].permissions.add("serviceusage.services.get")
+    world.resource_manager.projects[PROJECT].permissions.update(
+        {"serviceusage.services.get", "iam.serviceAccountKeys.list"}
+    )
     world.least_privilege.add(world.pipeline_account(SA_NAME))
+    long_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=400)
+    world.iam.add_key(SA, UserKey("0ff-disabled", long_ago, disabled=True))
 
 
 @pytest.fixture(scope="module")
@@ -162,3 +168,8 @@ def test_disabled_api_refuses_every_call_and_its_checks_say_so(disabled_run: Aud
             assert state == "error", message
             assert "API run.googleapis.com is disabled" in message
             assert facts(disabled_run, criterion, job) == {"service_disabled": "run.googleapis.com"}
+
+
+def test_disabled_old_key_is_not_counted_as_an_old_key(run: AuditRun) -> None:
+    assert outcome(run, "sa_key_age", SA) == ("passed", "")
+    assert facts(run, "sa_key_age", SA) == {"user_managed_keys": 0, "disabled_keys": 1}
