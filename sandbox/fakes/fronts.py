@@ -224,6 +224,8 @@ class BigQueryFront(ProxyFront):
         p = request.params
         table_id = f"{p['project']}.{p['dataset']}.{p['table']}"
         # Google: "may fail open"; a table that does not exist answers an empty set, not 404.
+        if table_id not in self.table_permissions and self._emulator_bytes(table_id) is None:
+            return Response.of_json({})
         granted = self.table_permissions.get(table_id, set()) | self.dataset_permissions.get(
             f"{p['project']}.{p['dataset']}", set()
         )

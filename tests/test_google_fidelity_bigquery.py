@@ -1,0 +1,151 @@
+"""BigQuery as BigQuery behaves (issue 14): dry runs, testIamPermissions, least privilege,
+locations, against the emulator behind the front.
+
+One world, one shared suite run as a least-privilege pipeline identity: it holds exactly the
+seeded grants, on every call, forwarded writes included.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import requests
+from bq_support import case, create_table, facts, run_shared, write_manifest
+from gcp_support import gcp_section, started_world
+
+from conftest import AuditRun
+from sandbox.fakes import BigQueryFront
+from sandbox.world import World
+
+COLUMNS = ("interval_time", "value")
+READ = {"bigquery.datasets.get", "bigquery.tables.get", "bigquery.tables.list", "bigquery.tables.getData"}
+WRITE = {"bigquery.tables.create", "bigquery.tables.update"}
+
+_BODY = """
+[[datasets]]
+id = "fid"
+
+[[datasets]]
+id = "nodelete"
+writes = true
+
+[[datasets]]
+id = "locked"
+
+[[permissions]]
+resource = "table:fid.ghost"
+permissions = ["bigquery.tables.getData"]
+
+[[queries]]
+name = "syntax"
+sql = "SELEC value FRM `{p}.fid.t`"
+
+[[queries]]
+name = "missing"
+sql = "SELECT * FROM `{p}.fid.nope`"
+
+[[queries]]
+name = "unregistered"
+sql = "SELECT * FROM `{p}.fid.t`"
+
+[[queries]]
+name = "external"
+sql = "SELECT * FROM `{p}.fid.ext`"
+"""
+
+
+def _front(world: World) -> BigQueryFront:
+    assert world.bq_front is not None
+    return world.bq_front
+
+
+@pytest.fixture(scope="module")
+def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
+    with started_world(tmp_path_factory.mktemp("bq-fidelity"), bigquery=True, storage=False) as world:
+        admin = world.bigquery_admin()
+        for dataset in ("fid", "nodelete", "locked"):
+            admin.create_dataset(dataset)
+        create_table(admin, f"{world.project}.fid.t", COLUMNS, rows=5)
+        create_table(admin, f"{world.project}.fid.ext", COLUMNS)
+        create_table(admin, f"{world.project}.nodelete.t", COLUMNS)
+        front = _front(world)
+        front.set_table_bytes(f"{world.project}.fid.ext", 10 * 2**30, accuracy="LOWER_BOUND")
+        front.grant_dataset(f"{world.project}.fid", READ)
+        front.grant_dataset(f"{world.project}.nodelete", READ | WRITE)
+        world.resource_manager.projects[world.project].permissions.add("bigquery.jobs.create")
+        yield world
+
+
+@pytest.fixture(scope="module")
+def run(world: World, tmp_path_factory: pytest.TempPathFactory) -> AuditRun:
+    pipeline = world.pipeline_account()
+    world.least_privilege.add(pipeline)
+    work = tmp_path_factory.mktemp("bq-fidelity-run")
+    body = gcp_section(world, impersonate=pipeline, timeout=30) + _BODY.format(p=world.project)
+    return run_shared(work, write_manifest(work, body), world.env())
+
+
+def test_dry_run_of_a_syntax_error_is_refused_not_priced_at_zero(run: AuditRun) -> None:
+    state, message = case(run, "query_cost", "syntax")
+    assert state == "failed"
+    assert message.startswith("syntax: dry run refused: HTTP 400 BadRequest"), message
+    assert "Syntax error" in message
+
+
+def test_dry_run_of_a_missing_table_is_refused(run: AuditRun, world: World) -> None:
+    state, message = case(run, "query_cost", "missing")
+    assert state == "failed"
+    assert message.startswith("missing: dry run refused: HTTP 404 NotFound"), message
+    assert f"{world.project}:fid.nope" in message
+
+
+def test_dry_run_of_an_unregistered_table_is_sized_from_the_table_not_zero(run: AuditRun) -> None:
+    assert case(run, "query_cost", "unregistered") == ("passed", "")
+    assert facts(run, "query_cost", "unregistered")["bytes"] > 0
+
+
+def test_lower_bound_estimate_is_unverified_not_a_clean_pass(run: AuditRun) -> None:
+    state, message = case(run, "query_cost", "external")
+    assert state == "error"
+    assert message == (
+        "external: BigQuery's estimate 10.0 GiB is LOWER_BOUND (totalBytesProcessedAccuracy): "
+        "the cost cannot be verified"
+    )
+    assert facts(run, "query_cost", "external")["bytes_accuracy"] == "LOWER_BOUND"
+
+
+def test_test_iam_permissions_on_a_missing_table_answers_empty_and_the_check_reads_the_table(
+    run: AuditRun, world: World
+) -> None:
+    url = f"{_front(world).url}/bigquery/v2/projects/{world.project}/datasets/fid/tables/ghost:testIamPermissions"
+    answer = requests.post(url, json={"permissions": ["bigquery.tables.getData"]}, timeout=5)
+    assert (answer.status_code, answer.json()) == (200, {})  # Google: "may fail open"
+    assert case(run, "iam_permissions", "table:fid.ghost") == (
+        "failed",
+        f"table {world.project}.fid.ghost: not found",
+    )
+
+
+def test_write_refused_by_the_grants_is_a_finding_of_the_probe(run: AuditRun, world: World) -> None:
+    state, message = case(run, "bq_write_probe", "nodelete")
+    assert state == "failed"
+    assert (
+        message
+        == f"{world.project}.nodelete: delete: access denied for pipeline@{world.project}.iam.gserviceaccount.com"
+    )
+    assert facts(run, "bq_write_probe", "nodelete")["left_behind"]  # the delete was really refused
+
+
+def test_read_denied_is_unverified_naming_the_missing_permission(run: AuditRun, world: World) -> None:
+    state, message = case(run, "dataset_reachable", "locked")
+    assert state == "error"
+    assert message == (
+        f"{world.project}.locked: cannot verify: pipeline@{world.project}.iam.gserviceaccount.com "
+        "lacks bigquery.datasets.get"
+    )
+
+
+def test_granted_reads_pass_for_the_least_privilege_identity(run: AuditRun) -> None:
+    assert case(run, "dataset_reachable", "fid") == ("passed", "")
+    assert case(run, "dataset_inventory", "fid") == ("passed", "")
