@@ -267,17 +267,20 @@ def check_source_fresh(case: Case, google: GoogleAccess, bq: BigQueryMetadata, f
     facts["rows"] = table.rows
     facts["bytes"] = table.size_bytes
     facts["last_modified"] = _iso(table.modified)
+    # Data writes only: the table's own modification time also moves on metadata edits.
+    written = bq.data_written(snapshot.ref).get(table_name)
+    facts["data_written"] = _iso(written)
     problems = []
     if table.rows < source.min_rows:
         problems.append(f"{table.rows:,} rows (at least {source.min_rows:,} expected)")
-    if table.modified is None:
-        problems.append("last modification time unknown")
+    if written is None:
+        problems.append("time of the last data write unknown (INFORMATION_SCHEMA.PARTITIONS)")
     else:
-        age = dt.datetime.now(dt.UTC) - table.modified
+        age = dt.datetime.now(dt.UTC) - written
         facts["age_hours"] = round(age.total_seconds() / 3600, 3)
         if age > dt.timedelta(hours=source.max_age_hours):
             problems.append(
-                f"last modified {_iso(table.modified)} ({age_text(age)} ago, limit {source.max_age_hours:g} h)"
+                f"last modified {_iso(written)} ({age_text(age)} ago, limit {source.max_age_hours:g} h)"
             )
     if problems:
         finding(f"{source.table}: " + "; ".join(problems))

@@ -7,6 +7,7 @@ seeded grants, on every call, forwarded writes included.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 
 import pytest
@@ -16,6 +17,7 @@ from gcp_support import gcp_section, started_world
 
 from conftest import AuditRun
 from sandbox.fakes import BigQueryFront
+from sandbox.seed import TableSpec, create_tables
 from sandbox.world import World
 
 COLUMNS = ("interval_time", "value")
@@ -32,6 +34,14 @@ writes = true
 
 [[datasets]]
 id = "locked"
+
+[[source_tables]]
+table = "fid.stale"
+max_age_hours = 24
+
+[[source_tables]]
+table = "fid.fresh"
+max_age_hours = 24
 
 [[permissions]]
 resource = "table:fid.ghost"
@@ -69,6 +79,14 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         create_table(admin, f"{world.project}.fid.t", COLUMNS, rows=5)
         create_table(admin, f"{world.project}.fid.ext", COLUMNS)
         create_table(admin, f"{world.project}.nodelete.t", COLUMNS)
+        three_days_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=3)
+        create_tables(
+            world, "fid", [TableSpec("stale", rows=2, last_modified=three_days_ago), TableSpec("fresh")]
+        )
+        # A metadata-only edit: BigQuery moves the table's last-modified time, not its data's.
+        stale = admin.get_table(f"{world.project}.fid.stale")
+        stale.description = "touched by a metadata edit"
+        admin.update_table(stale, ["description"])
         front = _front(world)
         front.set_table_bytes(f"{world.project}.fid.ext", 10 * 2**30, accuracy="LOWER_BOUND")
         front.grant_dataset(f"{world.project}.fid", READ)
@@ -149,3 +167,13 @@ def test_read_denied_is_unverified_naming_the_missing_permission(run: AuditRun, 
 def test_granted_reads_pass_for_the_least_privilege_identity(run: AuditRun) -> None:
     assert case(run, "dataset_reachable", "fid") == ("passed", "")
     assert case(run, "dataset_inventory", "fid") == ("passed", "")
+
+
+def test_metadata_edit_does_not_make_a_stale_source_fresh(run: AuditRun) -> None:
+    state, message = case(run, "source_fresh", "fid.stale")
+    assert state == "failed"
+    assert message.startswith("fid.stale: last modified "), message
+    assert "limit 24 h" in message
+    found = facts(run, "source_fresh", "fid.stale")
+    assert found["last_modified"] > found["data_written"]  # the table moved, its data did not
+    assert case(run, "source_fresh", "fid.fresh") == ("passed", "")

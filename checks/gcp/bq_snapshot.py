@@ -71,6 +71,17 @@ FROM {ds}.INFORMATION_SCHEMA.COLUMNS
 GROUP BY table_name
 """
 
+# When data was last written, per table: INFORMATION_SCHEMA.PARTITIONS.LAST_MODIFIED_TIME is
+# "the time when the data was last written to the partition" (BigQuery's PARTITIONS view docs);
+# a non-partitioned table has one row. `__TABLES__.last_modified_time` and tables.get's
+# lastModifiedTime also move on metadata-only changes (a description edit), so neither can say
+# a source is fresh.
+_DATA_WRITTEN_SQL: Final = """
+SELECT table_name, UNIX_MILLIS(MAX(last_modified_time)) AS data_modified_ms
+FROM {ds}.INFORMATION_SCHEMA.PARTITIONS
+GROUP BY table_name
+"""
+
 # TABLE_OPTIONS renders timestamps as a literal: TIMESTAMP "2026-12-01T00:00:00.000Z".
 _QUOTED: Final = re.compile(r'"([^"]+)"')
 
@@ -175,6 +186,7 @@ class BigQueryMetadata:
         self._datasets: dict[DatasetRef, DatasetInfo | str] = {}
         self._snapshots: dict[DatasetRef, DatasetSnapshot | str] = {}
         self._dry_runs: dict[str, DryRun | str] = {}
+        self._data_written: dict[DatasetRef, dict[str, dt.datetime | None] | str] = {}
         #: Set when an xdist worker was not handed the controller's read: why.
         self._failure = ""
 
@@ -201,6 +213,18 @@ class BigQueryMetadata:
         if snapshot.info.state is not DatasetState.FOUND:
             unverified(f"{ref}: dataset {snapshot.info.state.value} (see dataset_reachable)")
         return snapshot
+
+    def data_written(self, ref: DatasetRef) -> dict[str, dt.datetime | None]:
+        """When data was last written to each table of a found dataset (PARTITIONS), once."""
+        if ref not in self._data_written:
+            where = self.dataset(ref).location or None
+            self._data_written[ref] = remember(
+                lambda: {
+                    str(r["table_name"]): _from_millis(r["data_modified_ms"])
+                    for r in self._query(_DATA_WRITTEN_SQL.format(ds=ref.sql), where)
+                }
+            )
+        return recall(self._data_written[ref])
 
     def dry_run(self, sql: str) -> DryRun:
         """Bytes a query would scan; a query BigQuery refuses is an answer (`rejected`)."""

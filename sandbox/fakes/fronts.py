@@ -20,6 +20,7 @@ from __future__ import annotations
 import http.client
 import json
 import re
+import time
 from collections.abc import Iterable
 from urllib.parse import quote, urlsplit
 
@@ -121,6 +122,13 @@ _P, _SEG = r"(?P<project>[^/:]+)", r"[^/:]+"
 _BACKTICKED = re.compile(r"`([^`\s]+)`")
 
 
+_PARTITIONS = re.compile(r"(`[^`]+`)\.INFORMATION_SCHEMA\.PARTITIONS", re.IGNORECASE)
+# A statement that writes data into a table (DML), and the table it writes.
+_DML = re.compile(
+    r"^\s*(?:INSERT(?:\s+INTO)?|UPDATE|DELETE(?:\s+FROM)?|MERGE(?:\s+INTO)?|TRUNCATE\s+TABLE)\s+`([^`]+)`",
+    re.IGNORECASE | re.MULTILINE,
+)
+
 _BQ_PATH = re.compile(
     r"/bigquery/v2/projects/(?P<project>[^/:]+)"
     r"(?:/(?P<kind>datasets|jobs|queries)(?:/(?P<dataset>[^/:]+)"
@@ -149,6 +157,9 @@ class BigQueryFront(ProxyFront):
         #: "project.dataset.table" -> totalBytesProcessedAccuracy of a dry run reading it
         #: (an external table is LOWER_BOUND or UNKNOWN in BigQuery).
         self.table_accuracy: dict[str, str] = {}
+        #: "project.dataset.table" -> epoch ms of the last data write the front knows of (seeded,
+        #: or DML / insertAll through the front): what INFORMATION_SCHEMA.PARTITIONS answers.
+        self.data_written: dict[str, int] = {}
         base = rf"/bigquery/v2/projects/{_P}"
         self.route(
             "POST",
@@ -158,6 +169,52 @@ class BigQueryFront(ProxyFront):
         )
         self.route("POST", rf"{base}/jobs", self._jobs_insert, "bigquery.jobs.insert")
         self.route("POST", rf"{base}/queries", self._jobs_query, "bigquery.jobs.query")
+        self.route(
+            "POST",
+            rf"{base}/datasets/(?P<dataset>{_SEG})/tables/(?P<table>{_SEG})/insertAll",
+            self._insert_all,
+            "bigquery.tabledata.insertAll",
+        )
+
+    def set_data_written(self, table_id: str, epoch_ms: int) -> None:
+        self.data_written[table_id] = epoch_ms
+
+    def _note_writes(self, sql: str, project: str, default_dataset: JsonDict | None) -> None:
+        now = int(time.time() * 1000)
+        for name in _DML.findall(sql):
+            for table_id in self._referenced(f"`{name}`", project, default_dataset):
+                self.data_written[table_id] = now
+
+    def _insert_all(self, request: Request) -> Response:
+        reply = self.forward(request)
+        if reply.status == 200:
+            p = request.params
+            self.data_written[f"{p['project']}.{p['dataset']}.{p['table']}"] = int(time.time() * 1000)
+        return reply
+
+    def _partitions(self, request: Request, body: JsonDict, dataset: str) -> Response:
+        """INFORMATION_SCHEMA.PARTITIONS' last data write per table: the emulator has no such
+        column, so the front asks it for the tables (`__TABLES__`) and states the data times it
+        knows; a table it never saw written keeps the emulator's time."""
+        sql = (
+            f"SELECT table_id AS table_name, last_modified_time AS data_modified_ms FROM {dataset}.__TABLES__"
+        )
+        rewritten = json.dumps({**body, "query": sql}).encode()
+        reply = self.forward(
+            Request(
+                request.method, request.path, request.target, request.query, request.header_items, rewritten
+            )
+        )
+        if reply.status != 200:
+            return reply
+        answer = json.loads(reply.body)
+        prefix = dataset.strip("`") + "."
+        for row in answer.get("rows", []):
+            cells = row["f"]
+            known = self.data_written.get(prefix + str(cells[0]["v"]))
+            if known is not None:
+                cells[1]["v"] = str(known)
+        return Response(reply.status, json.dumps(answer).encode(), reply.headers)
 
     def grant_table(self, table_id: str, permissions: Iterable[str]) -> None:
         """Declare table `project.dataset.table` with the permissions the caller holds."""
@@ -269,6 +326,8 @@ class BigQueryFront(ProxyFront):
         tables = self._referenced(sql, project, default_dataset)
         total, accuracy = 0, "PRECISE"
         for table_id in tables:
+            if table_id.rsplit(".", 1)[-1].startswith("__"):
+                continue  # __TABLES__ and kin are metadata: no table bytes are scanned
             size = self.table_bytes.get(table_id)
             if size is None:
                 size = self._emulator_bytes(table_id)
@@ -293,7 +352,13 @@ class BigQueryFront(ProxyFront):
         job = request.json()
         configuration = job.get("configuration", {})
         if not (configuration.get("dryRun") and "query" in configuration):
-            return self.forward(request)
+            reply = self.forward(request)
+            query = configuration.get("query", {})
+            if reply.status == 200 and query:
+                self._note_writes(
+                    query.get("query", ""), request.params["project"], query.get("defaultDataset")
+                )
+            return reply
         refused = self._validated(request)
         if refused is not None:
             return refused
@@ -334,7 +399,15 @@ class BigQueryFront(ProxyFront):
     def _jobs_query(self, request: Request) -> Response:
         body = request.json()
         if not body.get("dryRun"):
-            return self.forward(request)
+            partitions = _PARTITIONS.search(body.get("query", ""))
+            if partitions:
+                return self._partitions(request, body, partitions.group(1))
+            reply = self.forward(request)
+            if reply.status == 200:
+                self._note_writes(
+                    body.get("query", ""), request.params["project"], body.get("defaultDataset")
+                )
+            return reply
         refused = self._validated(request)
         if refused is not None:
             return refused
