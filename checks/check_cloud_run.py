@@ -96,7 +96,7 @@ def check_run_job_ready(case: Case, google: GoogleAccess, facts: dict[str, Any])
             f"{_where(job, google)}: terminal condition {condition.type_} has state "
             f"{enum_name(condition.state)}; upgrade google-cloud-run to judge it"
         )
-    if condition.state.name != _SUCCEEDED:
+    if enum_name(condition.state) != _SUCCEEDED:
         finding(f"{_where(job, google)}: not ready: {condition.type_} {_condition_text(condition)}")
     # Mid-deploy, the terminal condition still describes the previous generation: a SUCCEEDED
     # there says nothing of the template being rolled out.
