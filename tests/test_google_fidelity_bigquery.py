@@ -14,6 +14,7 @@ import pytest
 import requests
 from bq_support import case, create_table, facts, run_shared, write_manifest
 from gcp_support import gcp_section, started_world
+from google.cloud import bigquery
 
 from conftest import AuditRun
 from sandbox.fakes import BigQueryFront
@@ -34,6 +35,9 @@ writes = true
 
 [[datasets]]
 id = "locked"
+
+[[datasets]]
+id = "eu_ds"
 
 [[source_tables]]
 table = "fid.stale"
@@ -76,6 +80,10 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         admin = world.bigquery_admin()
         for dataset in ("fid", "nodelete", "locked"):
             admin.create_dataset(dataset)
+        eu = bigquery.Dataset(f"{world.project}.eu_ds")
+        eu.location = "EU"
+        admin.create_dataset(eu)
+        create_table(admin, f"{world.project}.eu_ds.t", COLUMNS)
         create_table(admin, f"{world.project}.fid.t", COLUMNS, rows=5)
         create_table(admin, f"{world.project}.fid.ext", COLUMNS)
         create_table(admin, f"{world.project}.nodelete.t", COLUMNS)
@@ -90,6 +98,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         front = _front(world)
         front.set_table_bytes(f"{world.project}.fid.ext", 10 * 2**30, accuracy="LOWER_BOUND")
         front.grant_dataset(f"{world.project}.fid", READ)
+        front.grant_dataset(f"{world.project}.eu_ds", READ)
         front.grant_dataset(f"{world.project}.nodelete", READ | WRITE)
         world.resource_manager.projects[world.project].permissions.add("bigquery.jobs.create")
         yield world
@@ -177,3 +186,13 @@ def test_metadata_edit_does_not_make_a_stale_source_fresh(run: AuditRun) -> None
     found = facts(run, "source_fresh", "fid.stale")
     assert found["last_modified"] > found["data_written"]  # the table moved, its data did not
     assert case(run, "source_fresh", "fid.fresh") == ("passed", "")
+
+
+def test_dataset_outside_the_manifest_location_is_read_in_its_own(run: AuditRun, world: World) -> None:
+    # dataset_reachable reports the mismatch once; the other criteria still read the dataset.
+    assert case(run, "dataset_reachable", "eu_ds") == (
+        "failed",
+        f"{world.project}.eu_ds: in location EU, but the manifest's gcp.location is US",
+    )
+    assert case(run, "dataset_inventory", "eu_ds") == ("passed", "")
+    assert facts(run, "dataset_inventory", "eu_ds")["tables"] == 1

@@ -192,6 +192,20 @@ class BigQueryFront(ProxyFront):
         answer.pop("statementType", None)
         return Response(reply.status, json.dumps(answer).encode(), reply.headers)
 
+    def _dataset_elsewhere(self, sql: str, location: str) -> str:
+        """BigQuery runs a job in one location and cannot see a dataset in another: its error
+        text for the first dataset the query names outside `location`, else ""."""
+        for name in _BACKTICKED.findall(sql.replace("`.`", ".")):
+            parts = name.split(".")
+            if len(parts) != 2:
+                continue
+            path = f"/bigquery/v2/projects/{parts[0]}/datasets/{quote(parts[1])}"
+            reply = self.forward(Request("GET", path, path, {}, [], b""))
+            found = json.loads(reply.body).get("location", "") if reply.status == 200 else ""
+            if found and found.lower() != location.lower():
+                return f"Not found: Dataset {parts[0]}:{parts[1]} was not found in location {location}"
+        return ""
+
     def set_data_written(self, table_id: str, epoch_ms: int) -> None:
         self.data_written[table_id] = epoch_ms
 
@@ -414,6 +428,9 @@ class BigQueryFront(ProxyFront):
 
     def _jobs_query(self, request: Request) -> Response:
         body = request.json()
+        elsewhere = self._dataset_elsewhere(body.get("query", ""), body.get("location") or self.location)
+        if elsewhere:
+            raise ApiError(404, elsewhere)
         if not body.get("dryRun"):
             partitions = _PARTITIONS.search(body.get("query", ""))
             if partitions:
