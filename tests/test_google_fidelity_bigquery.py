@@ -39,6 +39,9 @@ id = "locked"
 [[datasets]]
 id = "eu_ds"
 
+[[buckets]]
+name = "locked-bkt"
+
 [[source_tables]]
 table = "fid.stale"
 max_age_hours = 24
@@ -76,7 +79,8 @@ def _front(world: World) -> BigQueryFront:
 
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
-    with started_world(tmp_path_factory.mktemp("bq-fidelity"), bigquery=True, storage=False) as world:
+    with started_world(tmp_path_factory.mktemp("bq-fidelity"), bigquery=True, storage=True) as world:
+        world.storage_admin().create_bucket("locked-bkt")
         admin = world.bigquery_admin()
         for dataset in ("fid", "nodelete", "locked"):
             admin.create_dataset(dataset)
@@ -196,3 +200,12 @@ def test_dataset_outside_the_manifest_location_is_read_in_its_own(run: AuditRun,
     )
     assert case(run, "dataset_inventory", "eu_ds") == ("passed", "")
     assert facts(run, "dataset_inventory", "eu_ds")["tables"] == 1
+
+
+def test_bucket_read_denied_is_unverified_naming_the_missing_permission(run: AuditRun, world: World) -> None:
+    state, message = case(run, "bucket_reachable", "gs://locked-bkt")
+    assert state == "error"
+    assert message == (
+        f"gs://locked-bkt: Cloud Storage: cannot verify: pipeline@{world.project}.iam.gserviceaccount.com "
+        "lacks storage.buckets.get (HTTP 403)"
+    )
