@@ -132,7 +132,8 @@ def _seed_iam(world: World) -> None:
     world.cloud_run.add_job(PROJECT, "us-central1", RunJob("locked", "img", "sa"))
     admin = world.bigquery_admin()
     schema = [bigquery.SchemaField("id", "INT64")]
-    for dataset, tables in (("features", ["f1"]), ("labels", ["l1"]), ("empty_ds", [])):
+    # `flaky` exists: iam_permissions reads a table before trusting testIamPermissions.
+    for dataset, tables in (("features", ["f1", "flaky"]), ("labels", ["l1"]), ("empty_ds", [])):
         admin.create_dataset(dataset)
         for table in tables:
             admin.create_table(bigquery.Table(f"{PROJECT}.{dataset}.{table}", schema=schema))
