@@ -21,7 +21,7 @@ import pytest
 from tabulate import tabulate
 
 from checks.cases import FACTS_KEY, Case, case_at
-from checks.findings import CheckError
+from checks.findings import CheckError, error_facts
 from checks.gcp.sweeper import sweep_result
 from checks.plugin import loaded_manifest
 from reporting import trend
@@ -180,7 +180,7 @@ class ReadinessPlugin:
                     timed_out
                     or not isinstance(exc, (pytest.fail.Exception, pytest.skip.Exception, AssertionError))
                 ),
-                "facts": item.stash.get(FACTS_KEY, {}) if when == "call" else {},
+                "facts": _with_error_facts(item.stash.get(FACTS_KEY, {}), exc) if when == "call" else {},
             }
             if self.controller:
                 # One process (no xdist): the report is aggregated where it is made, sparing a
@@ -457,3 +457,12 @@ def _write_bytes(path: Path, data: bytes) -> Path:
     tmp.write_bytes(data)
     os.replace(tmp, path)
     return path
+
+
+def _with_error_facts(facts: dict[str, Any], exc: BaseException | None) -> dict[str, Any]:
+    """The check's facts plus what its unverified message carries (the disabled service), so
+    the aggregation can fold the case under its root cause."""
+    if not isinstance(exc, CheckError):
+        return facts
+    extra = error_facts(str(exc))
+    return {**facts, **extra} if extra else facts

@@ -22,7 +22,6 @@ __all__ = [
     "call",
     "denied_permission",
     "describe",
-    "error_facts",
     "note_attempts",
     "recall",
     "remember",
@@ -48,22 +47,12 @@ _TRANSPORT: Final = (
 _ATTEMPTS: Final = "readiness_attempts"
 
 
-#: How `describe` words a call refused because its API is disabled; the record's fact and the
-#: aggregation (the api_enabled case is the root cause) recognise it by this text.
-_DISABLED: Final = re.compile(r"API (?P<service>[a-z0-9.-]+\.googleapis\.com) is disabled")
 #: Google's 403 text when IAM refuses a call: "Permission 'run.jobs.get' denied on resource ...".
 _DENIED: Final = re.compile(r"Permission '(?P<permission>[^']+)' denied")
 
 
 class ApiCallError(CheckError):
     """An API call failed in a way that leaves the criterion unverified."""
-
-
-def error_facts(message: str) -> dict[str, str]:
-    """Facts an unverified case's message carries for its record: the disabled service (the
-    message is what survives the caches and the xdist handover, so it is the one source)."""
-    disabled = _DISABLED.search(message)
-    return {"service_disabled": disabled["service"]} if disabled else {}
 
 
 def service_disabled(exc: BaseException) -> str | None:

@@ -9,28 +9,13 @@ from __future__ import annotations
 
 import pytest
 
-from checks.cases import FACTS_KEY
 from checks.findings import CheckError
 from checks.gcp.access import GoogleAccess, endpoints_for
 from checks.gcp.credentials import CredentialsError, resolve_identity
-from checks.gcp.errors import error_facts
 from checks.gcp.scratch import ScratchNames
 from checks.plugin import loaded_manifest
 
-__all__ = ["google", "pytest_runtest_makereport", "scratch"]
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
-    """A failed API call's facts (the disabled service) go on the case's record, so the
-    aggregation can fold the case under its root cause."""
-    exc = call.excinfo.value if call.excinfo is not None else None
-    extra = error_facts(str(exc)) if call.when == "call" and isinstance(exc, CheckError) else {}
-    if extra:
-        found = item.stash.get(FACTS_KEY, None)
-        if found is None:
-            found = item.stash[FACTS_KEY] = {}
-        found.update(extra)
+__all__ = ["google", "scratch"]
 
 
 @pytest.fixture(scope="session")
