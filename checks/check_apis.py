@@ -7,8 +7,9 @@ from typing import Any, Final
 import pytest
 
 from checks.cases import Case
-from checks.findings import finding
+from checks.findings import finding, unverified
 from checks.gcp.access import GoogleAccess
+from checks.gcp.enums import enum_name, is_known
 from checks.gcp.errors import api_call
 from checks.manifest_gcp import Api
 
@@ -21,14 +22,18 @@ def check_api_enabled(case: Case, google: GoogleAccess, facts: dict[str, Any]) -
     assert isinstance(api, Api)
     # A 403 here (no serviceusage.services.get, or an unknown project) says nothing about the
     # API's state: it escapes as unverified rather than a finding.
-    with api_call(API):
+    with api_call(API, google.identity.principal):
         service = google.service_usage.get_service(
             request={"name": f"projects/{google.project}/services/{api.name}"},
             retry=google.read_retry(API),
             timeout=google.timeout,
         )
-    state = service.state.name
+    state = enum_name(service.state)
     facts["state"] = state
+    if not is_known(service.state):
+        unverified(
+            f"{api.name}: state {state} on project {google.project}; upgrade google-cloud-service-usage"
+        )
     if state != "ENABLED":
         finding(
             f"{api.name}: {state.lower()} on project {google.project} "

@@ -25,6 +25,7 @@ from checks.gcp.bq_snapshot import (
     DatasetRef,
     DatasetSnapshot,
     DatasetState,
+    DryRun,
     TableInfo,
     bigquery_metadata,
 )
@@ -72,6 +73,9 @@ def check_dataset_reachable(
     info = bq.dataset(ref)
     if info.state is DatasetState.NOT_FOUND:
         finding(f"{ref}: not found")
+    if info.state is DatasetState.DENIED and info.lacks:
+        # IAM named what the identity lacks: that says nothing of the dataset itself.
+        unverified(f"{ref}: cannot verify: {google.identity.principal} lacks {info.lacks}")
     if info.state is DatasetState.DENIED:
         finding(f"{ref}: access denied for {google.identity.principal}")
     facts["location"] = info.location
@@ -291,17 +295,20 @@ def check_source_fresh(case: Case, google: GoogleAccess, bq: BigQueryMetadata, f
     facts["rows"] = table.rows
     facts["bytes"] = table.size_bytes
     facts["last_modified"] = _iso(table.modified)
+    # Data writes only: the table's own modification time also moves on metadata edits.
+    written = bq.data_written(snapshot.ref).get(table_name)
+    facts["data_written"] = _iso(written)
     problems = []
     if table.rows < source.min_rows:
         problems.append(f"{table.rows:,} rows (at least {source.min_rows:,} expected)")
-    if table.modified is None:
-        problems.append("last modification time unknown")
+    if written is None:
+        problems.append("time of the last data write unknown (INFORMATION_SCHEMA.PARTITIONS)")
     else:
-        age = dt.datetime.now(dt.UTC) - table.modified
+        age = dt.datetime.now(dt.UTC) - written
         facts["age_hours"] = round(age.total_seconds() / 3600, 3)
         if age > dt.timedelta(hours=source.max_age_hours):
             problems.append(
-                f"last modified {_iso(table.modified)} ({age_text(age)} ago, limit {source.max_age_hours:g} h)"
+                f"last modified {_iso(written)} ({age_text(age)} ago, limit {source.max_age_hours:g} h)"
             )
     if problems:
         finding(f"{source.table}: " + "; ".join(problems))
@@ -321,9 +328,12 @@ def check_query_cost(
         finding(f"{query.name}: dry run refused: {own.rejected.removeprefix(f'{API}: ')}")
     cost = _cost(google, own.bytes, query.runs)
     facts.update(bytes=own.bytes, runs=query.runs, usd=round(cost, 2))
+    if own.accuracy != "PRECISE":
+        facts["bytes_accuracy"] = own.accuracy
     own_text = f"{query.name}: {_size(own.bytes)} × {query.runs} run(s) ≈ ${cost:,.2f}"
     phase = manifest.phase
     if phase.budget_usd is None or not query.needed_by(phase.id):
+        _no_pass_on_a_floor(query.name, own)
         return
     costs = _phase_costs(google, bq, manifest)
     total = sum(costs.values())
@@ -331,9 +341,31 @@ def check_query_cost(
     facts["budget_usd"] = phase.budget_usd
     if total > phase.budget_usd and cost > 0:
         shares = ", ".join(f"{name} ${usd:,.2f}" for name, usd in costs.items())
+        # Over budget on a lower bound is still over budget: a floor proves a finding.
         finding(
             f"{own_text}; phase {phase.id} total ≈ ${total:,.2f} exceeds its budget "
             f"${phase.budget_usd:,.2f} ({shares})"
+        )
+    _no_pass_on_a_floor(query.name, own)
+    floors = [n for n in costs if bq.dry_run(_sql(manifest, n)).lower_bound and n != query.name]
+    if floors:
+        unverified(
+            f"{query.name}: phase {phase.id} total ≈ ${total:,.2f} is a lower bound "
+            f"({', '.join(floors)}: BigQuery's estimate is not precise)"
+        )
+
+
+def _sql(manifest: LoadedManifest, name: str) -> str:
+    return next(q.sql for q in manifest.manifest.queries if q.name == name)
+
+
+def _no_pass_on_a_floor(name: str, estimate: DryRun) -> None:
+    """A lower-bound (or unknown) estimate that fits the budget proves nothing."""
+    __tracebackhide__ = True
+    if estimate.lower_bound:
+        unverified(
+            f"{name}: BigQuery's estimate {_size(estimate.bytes or 0)} is {estimate.accuracy} "
+            "(totalBytesProcessedAccuracy): the cost cannot be verified"
         )
 
 

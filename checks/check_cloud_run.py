@@ -11,6 +11,7 @@ from google.api_core import exceptions as api_exceptions
 from checks.cases import Case
 from checks.findings import finding, unverified
 from checks.gcp.access import GoogleAccess
+from checks.gcp.enums import enum_name, is_known
 from checks.gcp.errors import api_call, describe, recall, remember
 from checks.inspect.git_history import last_commit_dates
 from checks.manifest import LoadedManifest
@@ -41,7 +42,7 @@ def _read_job(job: Job, google: GoogleAccess) -> Any:
     name = job_name(job, google)
 
     def read() -> Any:
-        with api_call(API):
+        with api_call(API, google.identity.principal):
             try:
                 return google.run_jobs.get_job(
                     name=name, retry=google.read_retry(API), timeout=google.timeout
@@ -65,18 +66,17 @@ def _get_job(job: Job, google: GoogleAccess, *, missing_is_finding: bool) -> Any
             finding(f"{_where(job, google)}: job not found")
         unverified(f"{_where(job, google)}: job not found (reported by run_job_ready)")
     if isinstance(answer, api_exceptions.Forbidden):
-        if missing_is_finding:
-            who = google.identity.principal
-            finding(f"{_where(job, google)}: {who} cannot read the job: {describe(API, answer)}")
-        unverified(f"{_where(job, google)}: job not readable (reported by run_job_ready)")
+        # Lacking run.jobs.get (or the API disabled) says nothing about the job: unverified,
+        # naming what is missing.
+        unverified(f"{_where(job, google)}: {describe(API, answer, who=google.identity.principal)}")
     return answer
 
 
 def _condition_text(condition: Any) -> str:
-    parts = [condition.state.name]
+    parts = [enum_name(condition.state)]
     for reason in (condition.reason, condition.execution_reason):
         if reason:  # enum value 0 is "undefined"
-            parts.append(reason.name)
+            parts.append(enum_name(reason))
     text = " ".join(parts)
     return f"{text}: {condition.message}" if condition.message else text
 
@@ -91,8 +91,22 @@ def check_run_job_ready(case: Case, google: GoogleAccess, facts: dict[str, Any])
     facts["terminal_condition"] = _condition_text(condition) if condition.type_ else "none"
     if not condition.type_:
         finding(f"{_where(job, google)}: no terminal condition reported (still deploying?)")
-    if condition.state.name != _SUCCEEDED:
+    if not is_known(condition.state):
+        unverified(
+            f"{_where(job, google)}: terminal condition {condition.type_} has state "
+            f"{enum_name(condition.state)}; upgrade google-cloud-run to judge it"
+        )
+    if enum_name(condition.state) != _SUCCEEDED:
         finding(f"{_where(job, google)}: not ready: {condition.type_} {_condition_text(condition)}")
+    # Mid-deploy, the terminal condition still describes the previous generation: a SUCCEEDED
+    # there says nothing of the template being rolled out.
+    facts["observed_generation"] = found.observed_generation
+    if found.reconciling or found.observed_generation < found.generation:
+        finding(
+            f"{_where(job, google)}: not ready: deploy in progress (generation {found.generation}, "
+            f"observed {found.observed_generation}{', reconciling' if found.reconciling else ''}); "
+            "the terminal condition is from the previous generation"
+        )
 
 
 @pytest.mark.criterion("run_job_config")
@@ -158,7 +172,7 @@ def check_run_job_last_execution(case: Case, google: GoogleAccess, facts: dict[s
     latest = found.latest_created_execution
     if not latest.name:
         finding(f"{_where(job, google)}: never executed")
-    with api_call(API):
+    with api_call(API, google.identity.principal):
         execution = google.run_executions.get_execution(
             name=latest.name, retry=google.read_retry(API), timeout=google.timeout
         )
@@ -171,12 +185,37 @@ def check_run_job_last_execution(case: Case, google: GoogleAccess, facts: dict[s
         f"{execution.retried_count} retried"
     )
     facts["tasks"] = counts
-    status = latest.completion_status.name
+    status = enum_name(latest.completion_status)
+    if not latest.completion_status:
+        # Older executions carry no completionStatus: judge the execution itself.
+        status = _status_of(execution)
+        facts["status_from"] = "the execution's task counts and conditions (no completionStatus)"
     facts["status"] = status
-    if status == "EXECUTION_RUNNING" or not execution.completion_time:
+    if status in ("EXECUTION_RUNNING", "EXECUTION_PENDING") or not execution.completion_time:
         unverified(f"{_where(job, google)}: execution {execution_id} still running ({counts})")
+    if not is_known(latest.completion_status):
+        unverified(
+            f"{_where(job, google)}: execution {execution_id} has completion status {status}; "
+            "upgrade google-cloud-run to judge it"
+        )
     if status == "EXECUTION_SUCCEEDED" and not execution.failed_count:
         return
-    failed = [c for c in execution.conditions if c.state.name != _SUCCEEDED]
+    failed = [c for c in execution.conditions if enum_name(c.state) != _SUCCEEDED]
     why = "; ".join(f"{c.type_} {_condition_text(c)}" for c in failed) or status
     finding(f"{_where(job, google)}: latest execution {execution_id} did not succeed ({counts}): {why}")
+
+
+def _status_of(execution: Any) -> str:
+    """A completed execution's outcome from its counts and its Completed condition."""
+    if not execution.completion_time:
+        return "EXECUTION_RUNNING"
+    if execution.cancelled_count:
+        return "EXECUTION_CANCELLED"
+    if execution.failed_count:
+        return "EXECUTION_FAILED"
+    completed = [c for c in execution.conditions if c.type_ == "Completed"]
+    if completed and all(enum_name(c.state) == _SUCCEEDED for c in completed):
+        return "EXECUTION_SUCCEEDED"
+    if not completed and execution.succeeded_count >= execution.task_count > 0:
+        return "EXECUTION_SUCCEEDED"
+    return "EXECUTION_FAILED"

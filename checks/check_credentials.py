@@ -48,8 +48,10 @@ def check_sa_key_age(case: Case, google: GoogleAccess, facts: dict[str, Any]) ->
         return response.json().get("keys", [])
 
     # A listing is a read: retried on 429/5xx/resets inside the deadline, like every other read.
-    with api_call("IAM"):
-        keys = google.read_retry("IAM")(list_keys)()
+    with api_call("IAM", principal):
+        listed = google.read_retry("IAM")(list_keys)()
+    # A disabled key authenticates nothing: it is no risk to rotate (ServiceAccountKey.disabled).
+    keys = [k for k in listed if not k.get("disabled")]
     limit = dt.timedelta(days=google.gcp.key_max_age_days)
     now = dt.datetime.now(dt.UTC)
     old = []
@@ -58,6 +60,8 @@ def check_sa_key_age(case: Case, google: GoogleAccess, facts: dict[str, Any]) ->
         if now - created > limit:
             old.append(f"{key['name'].rsplit('/', 1)[-1]} ({(now - created).days} days)")
     facts["user_managed_keys"] = len(keys)
+    if len(listed) > len(keys):
+        facts["disabled_keys"] = len(listed) - len(keys)
     if old:
         finding(
             f"{principal}: {len(old)} user-managed key(s) older than {google.gcp.key_max_age_days} days: "

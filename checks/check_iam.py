@@ -44,10 +44,10 @@ def _permission_set(case: Case) -> PermissionSet:
     return case.item
 
 
-def _answer(resource: str, api: str, fn: Any) -> Any:
+def _answer(resource: str, api: str, fn: Any, who: str = "") -> Any:
     """Run one test call: a missing resource is a finding; any other failure is unverified."""
     __tracebackhide__ = True
-    with api_call(api):
+    with api_call(api, who):
         try:
             return fn()
         except api_exceptions.NotFound:
@@ -98,8 +98,19 @@ def _table_id(google: GoogleAccess, name: str) -> str:
     return name if name.count(".") == 2 else f"{google.project}.{name}"
 
 
-def _table(google: GoogleAccess, name: str, permissions: list[str]) -> Answer:
+def _table(google: GoogleAccess, name: str, permissions: list[str], *, listed: bool = False) -> Answer:
+    """Google documents that tables.testIamPermissions "may fail open" and answers an empty set
+    for a table that does not exist: the table is read first (`listed`: it was just listed)."""
     table_id = _table_id(google, name)
+    if not listed:
+        _answer(
+            f"table {table_id}",
+            "BigQuery",
+            lambda: google.bigquery.get_table(
+                table_id, retry=google.read_retry("BigQuery"), timeout=google.timeout
+            ),
+            google.identity.principal,
+        )
     response = _answer(
         f"table {table_id}",
         "BigQuery",
@@ -136,7 +147,7 @@ def dataset_permissions(google: GoogleAccess, name: str, permissions: list[str])
             except api_exceptions.NotFound:
                 finding(f"dataset {dataset_id}: not found")
         if tables:
-            table = _table(google, f"{dataset_id}.{tables[0].table_id}", on_table)
+            table = _table(google, f"{dataset_id}.{tables[0].table_id}", on_table, listed=True)
             tested.granted |= table.granted
             tested.note = f"table-level permissions tested on {table.on}, which inherits the dataset's grants"
         else:

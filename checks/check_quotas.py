@@ -14,6 +14,7 @@ from google.api_core import exceptions as api_exceptions
 from checks.cases import Case
 from checks.findings import finding, unverified
 from checks.gcp.access import GoogleAccess
+from checks.gcp.bq_snapshot import NOT_PRECISE, bytes_accuracy
 from checks.gcp.errors import api_call
 from checks.manifest import LoadedManifest
 from checks.manifest_gcp import Quota
@@ -59,14 +60,18 @@ def _limit(quota: Quota, info: Any) -> tuple[int, dict[str, str]]:
     unverified(f"{quota.subject}: no limit for dimensions {quota.dimensions} (limits exist for: {known})")
 
 
-def _query_bytes(manifest: LoadedManifest, google: GoogleAccess, facts: dict[str, Any]) -> int:
-    """Dry-run bytes of the audited phase's queries, times their runs."""
+def _query_bytes(
+    manifest: LoadedManifest, google: GoogleAccess, facts: dict[str, Any]
+) -> tuple[int, list[str]]:
+    """Dry-run bytes of the audited phase's queries, times their runs, and the queries whose
+    estimate is only a lower bound (totalBytesProcessedAccuracy LOWER_BOUND / UNKNOWN)."""
     from google.cloud import bigquery
 
     phase = manifest.phase.id
     total = 0
     config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False)
     per_query: dict[str, int] = {}
+    floors: list[str] = []
     for query in manifest.manifest.queries:
         if not query.needed_by(phase):
             continue
@@ -77,8 +82,12 @@ def _query_bytes(manifest: LoadedManifest, google: GoogleAccess, facts: dict[str
             )
         per_query[query.name] = int(job.total_bytes_processed or 0) * query.runs
         total += per_query[query.name]
+        if bytes_accuracy(job) in NOT_PRECISE:
+            floors.append(f"{query.name} ({bytes_accuracy(job)})")
     facts["query_bytes"] = per_query
-    return total
+    if floors:
+        facts["lower_bound_estimates"] = floors
+    return total, floors
 
 
 def _fmt(value: float) -> str:
@@ -101,11 +110,13 @@ def check_quota_headroom(
         facts["planned"] = quota.planned
         return
     planned = quota.planned
+    floors: list[str] = []
     if quota.add_query_estimates:
         base = unit.split("/", 1)[0]
         if base not in _BYTE_UNITS:
             unverified(f"{quota.subject}: query bytes cannot be added to a quota measured in {unit!r}")
-        planned += _query_bytes(manifest, google, facts) / _BYTE_UNITS[base]
+        scanned, floors = _query_bytes(manifest, google, facts)
+        planned += scanned / _BYTE_UNITS[base]
     facts["planned"] = planned
     allowed = limit * quota.max_share
     facts["share"] = round(planned / limit, 4) if limit else None
@@ -114,4 +125,9 @@ def check_quota_headroom(
         finding(
             f"{quota.subject}: planned {_fmt(planned)} {unit} exceeds {quota.max_share:.0%} of the "
             f"limit {_fmt(limit)} ({_fmt(allowed)} allowed{where})"
+        )
+    if floors:
+        unverified(
+            f"{quota.subject}: planned {_fmt(planned)} {unit} is a lower bound: the dry-run bytes "
+            f"of {', '.join(floors)} are not precise"
         )

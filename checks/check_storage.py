@@ -14,7 +14,7 @@ from google.api_core import exceptions as api_exceptions
 from checks.cases import Case
 from checks.findings import CheckError, age_text, finding, unverified
 from checks.gcp.access import GoogleAccess
-from checks.gcp.errors import api_call, describe
+from checks.gcp.errors import api_call, denied_permission, describe, service_disabled
 from checks.gcp.scratch import ScratchNames, proven_scratch
 from checks.manifest_gcp import Bucket, ProbeMode
 
@@ -30,22 +30,27 @@ def _bucket(case: Case) -> Bucket:
 
 
 @contextlib.contextmanager
-def _answers(subject: str, what: str) -> Iterator[None]:
-    """NotFound and Forbidden are verified answers (findings); other failures leave it unverified."""
+def _answers(subject: str, what: str, who: str = "") -> Iterator[None]:
+    """NotFound and Forbidden are verified answers (findings); other failures leave it unverified.
+
+    A 403 that names the permission the identity lacks, or a disabled API, says nothing about
+    the bucket: unverified, naming what is missing."""
     __tracebackhide__ = True
-    with api_call(API):
+    with api_call(API, who):
         try:
             yield
         except api_exceptions.NotFound:
             finding(f"{subject}: bucket not found ({what})")
         except api_exceptions.Forbidden as exc:
+            if denied_permission(exc) or service_disabled(exc):
+                unverified(f"{subject}: {describe(API, exc, who=who)}")
             finding(f"{subject}: access denied ({what}): {describe(API, exc)}")
 
 
 @pytest.mark.criterion("bucket_reachable")
 def check_bucket_reachable(case: Case, google: GoogleAccess, facts: dict[str, Any]) -> None:
     bucket = _bucket(case)
-    with _answers(bucket.subject, f"get bucket as {google.identity.principal}"):
+    with _answers(bucket.subject, f"get bucket as {google.identity.principal}", google.identity.principal):
         found = google.storage.get_bucket(bucket.name, retry=google.read_retry(API), timeout=google.timeout)
     facts["location"] = found.location
     facts["storage_class"] = found.storage_class
@@ -57,7 +62,7 @@ def check_checkpoint_fresh(case: Case, google: GoogleAccess, facts: dict[str, An
     where = f"gs://{bucket.name}/{bucket.checkpoint_prefix}"
     # One listing of the prefix (paged by the client), names and times only: the newest
     # object is found locally, never by one metadata call per object.
-    with _answers(where, "list checkpoints"):
+    with _answers(where, "list checkpoints", google.identity.principal):
         blobs = list(
             google.storage.list_blobs(
                 bucket.name,

@@ -3,11 +3,15 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import NoReturn
+import re
+from typing import Final, NoReturn
 
 import pytest
 
-__all__ = ["CheckError", "age_text", "finding", "unverified"]
+__all__ = ["CheckError", "age_text", "error_facts", "finding", "unverified"]
+
+#: How checks/gcp/errors.describe words a call refused because its API is disabled.
+_DISABLED: Final = re.compile(r"API (?P<service>[a-z0-9.-]+\.googleapis\.com) is disabled")
 
 
 def finding(message: str) -> NoReturn:
@@ -39,3 +43,10 @@ def age_text(age: dt.timedelta) -> str:
     if seconds < 72 * 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
+
+
+def error_facts(message: str) -> dict[str, str]:
+    """Facts an unverified case's message carries for its record: the disabled service (the
+    message is what survives the caches and the xdist handover, so it is the one source)."""
+    disabled = _DISABLED.search(message)
+    return {"service_disabled": disabled["service"]} if disabled else {}

@@ -20,7 +20,7 @@ import pytest
 from tabulate import tabulate
 
 from checks.cases import FACTS_KEY, Case, case_at
-from checks.findings import CheckError
+from checks.findings import CheckError, error_facts
 from checks.gcp.sweeper import sweep_result
 from checks.plugin import loaded_manifest
 from checks.textsafe import safe_obj, safe_text
@@ -181,7 +181,9 @@ class ReadinessPlugin:
                     timed_out
                     or not isinstance(exc, (pytest.fail.Exception, pytest.skip.Exception, AssertionError))
                 ),
-                "facts": safe_obj(item.stash.get(FACTS_KEY, {})) if when == "call" else {},
+                "facts": safe_obj(_with_error_facts(item.stash.get(FACTS_KEY, {}), exc))
+                if when == "call"
+                else {},
             }
             if self.controller:
                 # One process (no xdist): the report is aggregated where it is made, sparing a
@@ -507,3 +509,12 @@ def _results_json(audit: Audit) -> str:
     # the encoding (bench/plugin_overhead.py --instructions). No circularity check: what
     # to_json builds has no cycles (facts travel through xdist, which has none either).
     return json.dumps(safe_obj(audit.to_json()), default=str, check_circular=False) + "\n"
+
+
+def _with_error_facts(facts: dict[str, Any], exc: BaseException | None) -> dict[str, Any]:
+    """The check's facts plus what its unverified message carries (the disabled service), so
+    the aggregation can fold the case under its root cause."""
+    if not isinstance(exc, CheckError):
+        return facts
+    extra = error_facts(str(exc))
+    return {**facts, **extra} if extra else facts

@@ -144,7 +144,8 @@ def create_tables(world: World, dataset: str, specs: Iterable[TableSpec]) -> lis
     client.create_dataset(dataset, exists_ok=True, timeout=_SEED_TIMEOUT)
     statements: list[str] = []
     created: list[str] = []
-    for spec in specs:
+    specs_list = list(specs)
+    for spec in specs_list:
         table_id = f"{world.project}.{dataset}.{spec.name}"
         created.append(table_id)
         if spec.last_modified is None:
@@ -159,6 +160,12 @@ def create_tables(world: World, dataset: str, specs: Iterable[TableSpec]) -> lis
             statements.append(f"INSERT INTO `{table_id}` {_select(spec)}")
     if statements:
         client.query(";\n".join(statements)).result(timeout=_SEED_TIMEOUT)
+    if world.bq_front is not None:
+        # The seed writes straight to the emulator: tell the front when each table's data was
+        # written (what INFORMATION_SCHEMA.PARTITIONS answers).
+        now = dt.datetime.now(dt.UTC)
+        for spec, table_id in zip(specs_list, created, strict=True):
+            world.bq_front.set_data_written(table_id, int(_millis(spec.last_modified or now)))
     return created
 
 
@@ -220,6 +227,7 @@ def grant(world: World, resource: str, permissions: Iterable[str], *, tables: It
             targets = [name if name.count(".") == 2 else f"{world.project}.{name}"]
         else:
             targets = [t for t in tables if t.startswith(f"{world.project}.{name}.")]
+            front.grant_dataset(name if "." in name else f"{world.project}.{name}", wanted)
         for table_id in targets:
             front.grant_table(table_id, front.table_permissions.get(table_id, set()) | wanted)
     elif kind == "job":

@@ -33,6 +33,7 @@ from sandbox.fakes import (
     StorageFront,
 )
 from sandbox.fakes.auth import IamFake
+from sandbox.fakes.http import Request, permission_denied, service_disabled
 from sandbox.processes import LocalServer
 
 __all__ = ["RUNNER_NAME", "World", "environment_applied"]
@@ -71,6 +72,9 @@ class World:
         self.gcs_emulator: LocalServer | None = None
         self.gcs_front: StorageFront | None = None
         self.key_file = work_dir / "adc-service-account.json"
+        #: Principals held to their seeded grants on every call (least privilege); any other
+        #: caller may call everything, and only testIamPermissions answers from the grants.
+        self.least_privilege: set[str] = set()
         self._stack = contextlib.ExitStack()
 
     # -- lifecycle ------------------------------------------------------------------------------
@@ -79,6 +83,7 @@ class World:
         self.work_dir.mkdir(parents=True, exist_ok=True)
         try:
             for fake in self.fakes():
+                fake.guard = self._guard
                 fake.start()
                 self._stack.callback(fake.stop)
             public = write_service_account_key(
@@ -102,6 +107,7 @@ class World:
         self.bq_emulator = start_bigquery_emulator(self.work_dir / "bigquery", self.project)
         self._stack.callback(self.bq_emulator.stop)
         self.bq_front = BigQueryFront(self.bq_emulator.url, location=self.location)
+        self.bq_front.guard = self._guard
         self.bq_front.start()
         self._stack.callback(self.bq_front.stop)
 
@@ -111,6 +117,7 @@ class World:
         self.gcs_emulator = start_gcs_emulator(self.work_dir / "gcs")
         self._stack.callback(self.gcs_emulator.stop)
         self.gcs_front = StorageFront(self.gcs_emulator.url)
+        self.gcs_front.guard = self._guard
         self.gcs_front.start()
         self._stack.callback(self.gcs_front.stop)
 
@@ -127,6 +134,32 @@ class World:
         tb: TracebackType | None,
     ) -> None:
         self.stop()
+
+    # -- what every call is held to -------------------------------------------------------------
+
+    def _guard(self, fake: FakeServer, request: Request, route_permission: str | None) -> None:
+        """Google's order: a disabled service refuses every call; then IAM refuses a call the
+        caller's grants (on the resource, or inherited from the project) do not allow."""
+        project = fake.project_of(request) or self.project
+        consumer = self.service_usage.projects.get(project)
+        # Only a service the seed disabled explicitly: a world seeds the APIs it uses, not all.
+        if fake.service and consumer is not None and consumer.services.get(fake.service) == "DISABLED":
+            raise service_disabled(fake.service, consumer.number)
+        permission = fake.permission_for(request, route_permission)
+        if permission is None or not self.least_privilege:
+            return
+        principal = self.iam.principal_of(request)
+        if principal not in self.least_privilege:
+            return
+        seed = self.resource_manager.projects.get(project)
+        granted = set(seed.permissions) if seed else set()
+        resource = f"projects/{project}"
+        own = fake.resource_grants(request)
+        if own is not None:
+            resource, on_resource = own
+            granted |= on_resource
+        if permission not in granted:
+            raise permission_denied(permission, resource)
 
     def fakes(self) -> list[FakeServer]:
         return [self.iam, self.cloud_run, self.quotas, self.service_usage, self.resource_manager]

@@ -505,6 +505,7 @@ class CannedUpstream(FakeServer):
         self.seen: list[Request] = []
         self.route("GET", r"/bigquery/v2/projects/p/datasets/d", self._dataset, "dataset")
         self.route("POST", r"/bigquery/v2/projects/p/jobs", self._job, "job")
+        self.route("POST", r"/bigquery/v2/projects/p/queries", self._job, "query")
         self.route("GET", r"/storage/v1/b/bkt", self._bucket, "bucket")
         self.route("POST", r"/upload/storage/v1/b/bkt/o", self._upload, "upload")
         self.route("GET", r"/download/storage/v1/b/bkt/o/obj", self._download, "download")
@@ -571,9 +572,10 @@ def test_bigquery_front_table_test_iam_permissions_returns_only_granted(
     assert upstream.request_count() == 0
 
 
-def test_bigquery_front_unknown_table_raises_not_found(bq_front: BigQueryFront) -> None:
-    with pytest.raises(exceptions.NotFound, match=r"Table p:d\.nope"):
-        _bq(bq_front).test_iam_permissions("p.d.nope", ["bigquery.tables.get"], retry=NO_RETRY)
+def test_bigquery_front_unknown_table_answers_an_empty_set_as_google_does(bq_front: BigQueryFront) -> None:
+    # BigQuery's testIamPermissions "may fail open": no 404 for a table that does not exist.
+    answer = _bq(bq_front).test_iam_permissions("p.d.nope", ["bigquery.tables.get"], retry=NO_RETRY)
+    assert answer.get("permissions", []) == []
 
 
 def test_bigquery_front_dry_run_sums_bytes_of_referenced_tables(bq_front: BigQueryFront) -> None:
@@ -597,13 +599,15 @@ def test_bigquery_front_dry_run_through_jobs_query_api(bq_front: BigQueryFront) 
     assert bq_front.request_counts() == {"bigquery.jobs.query": 1}
 
 
-def test_bigquery_front_dry_run_of_unknown_tables_is_zero_bytes(bq_front: BigQueryFront) -> None:
+def test_bigquery_front_dry_run_of_a_table_of_unknown_size_says_unknown(bq_front: BigQueryFront) -> None:
+    # Neither registered nor sized by the upstream: the bytes are no estimate, and say so.
     job = _bq(bq_front).query(
         "SELECT * FROM `p.d.unknown`",
         job_config=bigquery.QueryJobConfig(dry_run=True),
         retry=NO_RETRY,
     )
     assert job.total_bytes_processed == 0
+    assert job._properties["statistics"]["query"]["totalBytesProcessedAccuracy"] == "UNKNOWN"
 
 
 def test_bigquery_front_forwards_other_calls_unchanged(

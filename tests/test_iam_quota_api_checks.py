@@ -112,7 +112,7 @@ phases = ["5"]
 name = "bigquery.googleapis.com"
 
 [[apis]]
-name = "run.googleapis.com"
+name = "artifactregistry.googleapis.com"
 
 [[apis]]
 name = "cloudbuild.googleapis.com"
@@ -132,7 +132,8 @@ def _seed_iam(world: World) -> None:
     world.cloud_run.add_job(PROJECT, "us-central1", RunJob("locked", "img", "sa"))
     admin = world.bigquery_admin()
     schema = [bigquery.SchemaField("id", "INT64")]
-    for dataset, tables in (("features", ["f1"]), ("labels", ["l1"]), ("empty_ds", [])):
+    # `flaky` exists: iam_permissions reads a table before trusting testIamPermissions.
+    for dataset, tables in (("features", ["f1", "flaky"]), ("labels", ["l1"]), ("empty_ds", [])):
         admin.create_dataset(dataset)
         for table in tables:
             admin.create_table(bigquery.Table(f"{PROJECT}.{dataset}.{table}", schema=schema))
@@ -188,7 +189,9 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> Iterator[World]:
         _seed_iam(world)
         _seed_quotas(world)
         world.service_usage.set_service(PROJECT, "bigquery.googleapis.com", "ENABLED")
-        world.service_usage.set_service(PROJECT, "run.googleapis.com", "DISABLED")
+        # Not run.googleapis.com: a disabled API refuses every call of its service, so the job
+        # cases here would all be SERVICE_DISABLED (tests/test_google_fidelity.py covers that).
+        world.service_usage.set_service(PROJECT, "artifactregistry.googleapis.com", "DISABLED")
         yield world
 
 
@@ -320,10 +323,10 @@ def test_503_from_cloud_quotas_is_an_error_naming_the_api(shared: Shared) -> Non
 
 def test_enabled_api_passes_and_disabled_api_is_a_finding(shared: Shared) -> None:
     assert outcome(shared.run, "api_enabled", "bigquery.googleapis.com") == ("passed", "")
-    assert outcome(shared.run, "api_enabled", "run.googleapis.com") == (
+    assert outcome(shared.run, "api_enabled", "artifactregistry.googleapis.com") == (
         "failed",
-        f"run.googleapis.com: disabled on project {PROJECT} "
-        f"(gcloud services enable run.googleapis.com --project {PROJECT})",
+        f"artifactregistry.googleapis.com: disabled on project {PROJECT} "
+        f"(gcloud services enable artifactregistry.googleapis.com --project {PROJECT})",
     )
 
 

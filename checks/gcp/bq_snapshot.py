@@ -26,7 +26,7 @@ from google.api_core import exceptions as api_exceptions
 
 from checks.findings import unverified
 from checks.gcp.access import GoogleAccess
-from checks.gcp.errors import ApiCallError, api_call, describe, recall, remember
+from checks.gcp.errors import ApiCallError, api_call, denied_permission, describe, recall, remember
 from checks.gcp.handover_file import wait_for
 from checks.gcp.scratch import proven_scratch
 from checks.manifest import LoadedManifest
@@ -40,6 +40,7 @@ __all__ = [
     "DryRun",
     "TableInfo",
     "bigquery_metadata",
+    "bytes_accuracy",
 ]
 
 API: Final = "BigQuery"
@@ -69,6 +70,17 @@ LEFT JOIN {ds}.INFORMATION_SCHEMA.VIEWS AS v ON v.table_name = t.table_name
 _COLUMNS_SQL: Final = """
 SELECT table_name, ARRAY_AGG(column_name ORDER BY ordinal_position) AS columns
 FROM {ds}.INFORMATION_SCHEMA.COLUMNS
+GROUP BY table_name
+"""
+
+# When data was last written, per table: INFORMATION_SCHEMA.PARTITIONS.LAST_MODIFIED_TIME is
+# "the time when the data was last written to the partition" (BigQuery's PARTITIONS view docs);
+# a non-partitioned table has one row. `__TABLES__.last_modified_time` and tables.get's
+# lastModifiedTime also move on metadata-only changes (a description edit), so neither can say
+# a source is fresh.
+_DATA_WRITTEN_SQL: Final = """
+SELECT table_name, UNIX_MILLIS(MAX(last_modified_time)) AS data_modified_ms
+FROM {ds}.INFORMATION_SCHEMA.PARTITIONS
 GROUP BY table_name
 """
 
@@ -108,6 +120,8 @@ class DatasetInfo:
     ref: DatasetRef
     state: DatasetState
     location: str = ""
+    #: For DENIED: the permission IAM named as missing ("" when the 403 named none).
+    lacks: str = ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -148,12 +162,23 @@ class DatasetSnapshot:
         return [t for t in self.tables.values() if t.is_view]
 
 
+#: totalBytesProcessedAccuracy values that make the bytes no more than a floor (external
+#: tables, federated sources): a budget check cannot pass on them.
+NOT_PRECISE: Final = ("LOWER_BOUND", "UNKNOWN")
+
+
 @dataclass(frozen=True, slots=True)
 class DryRun:
     #: Bytes the query would process; None when BigQuery refused the query.
     bytes: int | None
     #: Why it was refused (syntax, missing table, no permission to run jobs).
     rejected: str = ""
+    #: BigQuery's totalBytesProcessedAccuracy: PRECISE, LOWER_BOUND, UPPER_BOUND or UNKNOWN.
+    accuracy: str = "PRECISE"
+
+    @property
+    def lower_bound(self) -> bool:
+        return self.accuracy in NOT_PRECISE
 
 
 class BigQueryMetadata:
@@ -165,6 +190,7 @@ class BigQueryMetadata:
         self._datasets: dict[DatasetRef, DatasetInfo | str] = {}
         self._snapshots: dict[DatasetRef, DatasetSnapshot | str] = {}
         self._dry_runs: dict[str, DryRun | str] = {}
+        self._data_written: dict[DatasetRef, dict[str, dt.datetime | None] | str] = {}
         #: Set when an xdist worker was not handed the controller's read: why.
         self._failure = ""
 
@@ -192,6 +218,18 @@ class BigQueryMetadata:
             unverified(f"{ref}: dataset {snapshot.info.state.value} (see dataset_reachable)")
         return snapshot
 
+    def data_written(self, ref: DatasetRef) -> dict[str, dt.datetime | None]:
+        """When data was last written to each table of a found dataset (PARTITIONS), once."""
+        if ref not in self._data_written:
+            where = self.dataset(ref).location or None
+            self._data_written[ref] = remember(
+                lambda: {
+                    str(r["table_name"]): _from_millis(r["data_modified_ms"])
+                    for r in self._query(_DATA_WRITTEN_SQL.format(ds=ref.sql), where)
+                }
+            )
+        return recall(self._data_written[ref])
+
     def dry_run(self, sql: str) -> DryRun:
         """Bytes a query would scan; a query BigQuery refuses is an answer (`rejected`)."""
         if sql not in self._dry_runs:
@@ -213,8 +251,8 @@ class BigQueryMetadata:
                     job_retry=None,
                 )
             except (api_exceptions.BadRequest, api_exceptions.NotFound, api_exceptions.Forbidden) as exc:
-                return DryRun(None, describe(API, exc))
-        return DryRun(int(job.total_bytes_processed or 0))
+                return DryRun(None, describe(API, exc, who=google.identity.principal))
+        return DryRun(int(job.total_bytes_processed or 0), accuracy=bytes_accuracy(job))
 
     def _get_dataset(self, ref: DatasetRef) -> DatasetInfo:
         google = self._google
@@ -225,8 +263,8 @@ class BigQueryMetadata:
                 )
             except api_exceptions.NotFound:
                 return DatasetInfo(ref, DatasetState.NOT_FOUND)
-            except api_exceptions.Forbidden:
-                return DatasetInfo(ref, DatasetState.DENIED)
+            except api_exceptions.Forbidden as exc:
+                return DatasetInfo(ref, DatasetState.DENIED, lacks=denied_permission(exc) or "")
         return DatasetInfo(ref, DatasetState.FOUND, str(found.location or ""))
 
     def _take(self, ref: DatasetRef) -> DatasetSnapshot:
@@ -235,10 +273,13 @@ class BigQueryMetadata:
             # The local emulator answers INFORMATION_SCHEMA of a missing dataset with no rows
             # (BigQuery says 404): existence comes from get_dataset, never from an empty result.
             return DatasetSnapshot(info, {})
-        rows = self._query(_TABLES_SQL.format(ds=ref.sql))
+        # Jobs run where the dataset is: its get says where (a dataset outside gcp.location is
+        # read there, and dataset_reachable reports the mismatch once).
+        where = info.location or None
+        rows = self._query(_TABLES_SQL.format(ds=ref.sql), where)
         columns = {
             str(r["table_name"]): tuple(r["columns"] or ())
-            for r in self._query(_COLUMNS_SQL.format(ds=ref.sql))
+            for r in self._query(_COLUMNS_SQL.format(ds=ref.sql), where)
         }
         tables: dict[str, TableInfo] = {}
         scratch: list[str] = []
@@ -252,13 +293,14 @@ class BigQueryMetadata:
             tables[name] = _table(row, columns.get(name, ()))
         return DatasetSnapshot(info, dict(sorted(tables.items())), tuple(sorted(scratch)))
 
-    def _query(self, sql: str) -> list[Mapping[str, Any]]:
+    def _query(self, sql: str, location: str | None = None) -> list[Mapping[str, Any]]:
         google = self._google
-        with api_call(API):
+        with api_call(API, google.identity.principal):
             # query_and_wait is one jobs.query request for a small result; job_retry=None keeps
             # the whole read inside the manifest's deadline (a re-run would start a new one).
             result = google.bigquery.query_and_wait(
                 sql,
+                location=location,
                 api_timeout=google.timeout,
                 wait_timeout=google.timeout,
                 retry=google.read_retry(API),
@@ -309,6 +351,12 @@ def bigquery_metadata(config: pytest.Config, google: GoogleAccess) -> BigQueryMe
                 # reason, at once (waiting again per check would multiply the wait).
                 metadata.fail_all(str(exc))
     return metadata
+
+
+def bytes_accuracy(job: Any) -> str:
+    """A dry run's totalBytesProcessedAccuracy (the client has no property for it)."""
+    statistics = job._properties.get("statistics", {}).get("query", {})
+    return str(statistics.get("totalBytesProcessedAccuracy") or "PRECISE")
 
 
 def _table(row: Mapping[str, Any], columns: tuple[str, ...]) -> TableInfo:

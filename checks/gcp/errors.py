@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Final, TypeVar
@@ -19,10 +20,12 @@ __all__ = [
     "api_call",
     "attempts_made",
     "call",
+    "denied_permission",
     "describe",
     "note_attempts",
     "recall",
     "remember",
+    "service_disabled",
 ]
 
 T = TypeVar("T")
@@ -44,8 +47,31 @@ _TRANSPORT: Final = (
 _ATTEMPTS: Final = "readiness_attempts"
 
 
+#: Google's 403 text when IAM refuses a call: "Permission 'run.jobs.get' denied on resource ...".
+_DENIED: Final = re.compile(r"Permission '(?P<permission>[^']+)' denied")
+
+
 class ApiCallError(CheckError):
     """An API call failed in a way that leaves the criterion unverified."""
+
+
+def service_disabled(exc: BaseException) -> str | None:
+    """The service named by a SERVICE_DISABLED refusal (google.rpc.ErrorInfo), else None."""
+    if not isinstance(exc, api_exceptions.GoogleAPICallError) or exc.reason != "SERVICE_DISABLED":
+        return None
+    service = (exc.metadata or {}).get("service")
+    return str(service) if service else "its service"
+
+
+def denied_permission(exc: BaseException) -> str | None:
+    """The permission a 403 names (IAM's message, or ErrorInfo's metadata), else None."""
+    if not isinstance(exc, api_exceptions.Forbidden):
+        return None
+    named = (exc.metadata or {}).get("permission") if exc.reason == "IAM_PERMISSION_DENIED" else None
+    if named:
+        return str(named)
+    found = _DENIED.search(exc.message or "")
+    return found["permission"] if found else None
 
 
 def note_attempts(exc: BaseException, attempts: int) -> None:
@@ -68,18 +94,27 @@ def _tries(attempts: int) -> str:
     return f" after {attempts} attempt{'s' if attempts != 1 else ''}"
 
 
-def describe(api: str, exc: BaseException, attempts: int | None = None) -> str:
+def describe(api: str, exc: BaseException, attempts: int | None = None, who: str = "") -> str:
     """One line: the API, the status (or what went wrong on the wire), the attempts made.
 
     A 4xx other than 408/429 is the API's answer, not an outage: it is never retried, so its
-    line carries no attempt count (it often becomes a finding's text).
+    line carries no attempt count (it often becomes a finding's text). A disabled API and a
+    missing permission are said as such: neither says anything about the resource.
     """
     made = attempts if attempts is not None else attempts_made(exc)
     tries = _tries(made)
     if isinstance(exc, api_exceptions.RetryError):
         cause = exc.cause
-        base = describe(api, cause, made) if cause is not None else f"{api}: retries exhausted{tries}"
+        base = describe(api, cause, made, who) if cause is not None else f"{api}: retries exhausted{tries}"
         return f"{base} (retry deadline exceeded)"
+    disabled = service_disabled(exc)
+    if disabled:
+        return (
+            f"{api}: API {disabled} is disabled on the project (HTTP 403 SERVICE_DISABLED); see api_enabled"
+        )
+    permission = denied_permission(exc)
+    if permission:
+        return f"{api}: cannot verify: {who or 'the caller'} lacks {permission} (HTTP 403)"
     if isinstance(exc, api_exceptions.GoogleAPICallError):
         code = exc.code if exc.code is not None else "?"
         message = (exc.message or "").split("\n", 1)[0][:200]
@@ -98,8 +133,9 @@ def describe(api: str, exc: BaseException, attempts: int | None = None) -> str:
 
 
 @contextmanager
-def api_call(api: str) -> Iterator[None]:
-    """Turn any failure of the calls inside into ApiCallError naming the API and status.
+def api_call(api: str, who: str = "") -> Iterator[None]:
+    """Turn any failure of the calls inside into ApiCallError naming the API and status
+    (`who`: the identity a 403 names as lacking the permission).
 
     NotFound and Forbidden are answers, not failures: catch them inside when they mean a
     finding ("dataset not found"); anything that escapes here leaves the case unverified.
@@ -112,7 +148,7 @@ def api_call(api: str) -> Iterator[None]:
         *_TRANSPORT,
         ValueError,
     ) as exc:
-        raise ApiCallError(describe(api, exc)) from None
+        raise ApiCallError(describe(api, exc, who=who)) from None
 
 
 def call(api: str, fn: Callable[[], T]) -> T:

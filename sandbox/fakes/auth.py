@@ -32,6 +32,8 @@ class UserKey:
     key_id: str
     valid_after: dt.datetime
     valid_before: dt.datetime = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
+    #: A disabled key authenticates nothing; IAM lists it with "disabled": true.
+    disabled: bool = False
 
 
 @dataclass
@@ -67,6 +69,7 @@ class IamFake(FakeServer):
             r"/v1/projects/(?P<project>[^/]+)/serviceAccounts/(?P<email>[^/:]+)/keys",
             self._keys,
             "iam.serviceAccounts.keys.list",
+            "iam.serviceAccountKeys.list",
         )
 
     # -- seeding --------------------------------------------------------------------------------
@@ -122,6 +125,12 @@ class IamFake(FakeServer):
             raise ApiError(401, "Request had invalid authentication credentials.")
         return principal
 
+    def principal_of(self, request: Request) -> str | None:
+        """The principal behind the request's bearer token, if this fake issued it."""
+        token = (request.header("Authorization") or "").removeprefix("Bearer ").strip()
+        with self._token_lock:
+            return self.tokens.get(token)
+
     def _generate(self, request: Request) -> Response:
         caller = self.caller(request)
         email = request.params["email"]
@@ -155,6 +164,7 @@ class IamFake(FakeServer):
                 "keyAlgorithm": "KEY_ALG_RSA_2048",
                 "keyOrigin": "GOOGLE_PROVIDED",
                 "keyType": "USER_MANAGED",
+                **({"disabled": True} if key.disabled else {}),
             }
             for key in account.keys
         ]

@@ -1,27 +1,99 @@
 """Fake Cloud Run Admin API v2: jobs get/list/testIamPermissions, executions get/list.
 
 Resources are seeded from Python and rendered in the v2 REST JSON shape (camelCase names,
-int64 as strings, enums as names, durations as "3600s") that `google.cloud.run_v2`'s REST
-transport parses with `json_format.Parse(..., ignore_unknown_fields=True)`.
+int64 as strings, durations as "3600s") that `google.cloud.run_v2`'s REST transport parses
+with `json_format.Parse(..., ignore_unknown_fields=True)`. Enums go as names, or as numbers
+when the client asks `$alt=json;enum-encoding=int` (run_v2 always does); a seeded enum given
+as an int is a value newer than any client and goes out as that number.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from sandbox.fakes.http import ApiError, FakeServer, JsonDict, Request, Response, paginate
+from sandbox.fakes.http import (
+    ApiError,
+    EnumNumbers,
+    FakeServer,
+    JsonDict,
+    Request,
+    Response,
+    paginate,
+)
 
 _SEG = r"[^/:]+"
 _LOC = rf"/v2/projects/(?P<project>{_SEG})/locations/(?P<location>{_SEG})"
 _EPOCH = "2024-01-01T00:00:00Z"
 
+#: google.cloud.run.v2 enum numbers (run_v2 protos; google.api.LaunchStage).
+ENUM_NUMBERS: EnumNumbers = {
+    "state": {
+        "STATE_UNSPECIFIED": 0,
+        "CONDITION_PENDING": 1,
+        "CONDITION_RECONCILING": 2,
+        "CONDITION_FAILED": 3,
+        "CONDITION_SUCCEEDED": 4,
+    },
+    "reason": {
+        "COMMON_REASON_UNDEFINED": 0,
+        "UNKNOWN": 1,
+        "REVISION_FAILED": 3,
+        "PROGRESS_DEADLINE_EXCEEDED": 4,
+        "CONTAINER_MISSING": 6,
+        "CONTAINER_PERMISSION_DENIED": 7,
+        "CONTAINER_IMAGE_UNAUTHORIZED": 8,
+        "CONTAINER_IMAGE_AUTHORIZATION_CHECK_FAILED": 9,
+        "ENCRYPTION_KEY_PERMISSION_DENIED": 10,
+        "ENCRYPTION_KEY_CHECK_FAILED": 11,
+        "SECRETS_ACCESS_CHECK_FAILED": 12,
+        "WAITING_FOR_OPERATION": 13,
+        "IMMEDIATE_RETRY": 14,
+        "POSTPONED_RETRY": 15,
+        "INTERNAL": 16,
+        "VPC_NETWORK_NOT_FOUND": 17,
+    },
+    "executionReason": {
+        "EXECUTION_REASON_UNDEFINED": 0,
+        "JOB_STATUS_SERVICE_POLLING_ERROR": 1,
+        "NON_ZERO_EXIT_CODE": 2,
+        "CANCELLED": 3,
+        "CANCELLING": 4,
+        "DELETED": 5,
+        "DELAYED_START_PENDING": 6,
+    },
+    "completionStatus": {
+        "COMPLETION_STATUS_UNSPECIFIED": 0,
+        "EXECUTION_SUCCEEDED": 1,
+        "EXECUTION_FAILED": 2,
+        "EXECUTION_RUNNING": 3,
+        "EXECUTION_PENDING": 4,
+        "EXECUTION_CANCELLED": 5,
+    },
+    "executionEnvironment": {
+        "EXECUTION_ENVIRONMENT_UNSPECIFIED": 0,
+        "EXECUTION_ENVIRONMENT_GEN1": 1,
+        "EXECUTION_ENVIRONMENT_GEN2": 2,
+    },
+    "launchStage": {
+        "LAUNCH_STAGE_UNSPECIFIED": 0,
+        "UNIMPLEMENTED": 6,
+        "PRELAUNCH": 7,
+        "EARLY_ACCESS": 1,
+        "ALPHA": 2,
+        "BETA": 3,
+        "GA": 4,
+        "DEPRECATED": 5,
+    },
+}
+
 
 @dataclass
 class RunCondition:
-    """google.cloud.run.v2.Condition; `state` is a Condition.State name."""
+    """google.cloud.run.v2.Condition; `state` is a Condition.State name (or a number newer
+    than the clients know)."""
 
     type: str
-    state: str = "CONDITION_SUCCEEDED"
+    state: str | int = "CONDITION_SUCCEEDED"
     message: str = ""
     reason: str | None = None  # CommonReason name, e.g. "CONTAINER_MISSING"
     execution_reason: str | None = None  # ExecutionReason name, e.g. "NON_ZERO_EXIT_CODE"
@@ -56,6 +128,9 @@ class RunExecution:
     create_time: str = _EPOCH
     completion_time: str | None = None
     conditions: list[RunCondition] | None = None  # None derives a "Completed" condition
+    #: Executions created before Cloud Run reported it carry no completionStatus in the job's
+    #: latestCreatedExecution reference.
+    reports_completion_status: bool = True
 
     def completion_status(self) -> str:
         if self.completion_time is None:
@@ -95,6 +170,11 @@ class RunJob:
     executions: list[RunExecution] = field(default_factory=list)
     permissions: set[str] = field(default_factory=set)  # granted to the caller
     create_time: str = _EPOCH
+    #: A deploy in progress: generation > observed_generation and reconciling, while the
+    #: terminal condition still describes the previous generation.
+    generation: int = 1
+    observed_generation: int = 1
+    reconciling: bool = False
 
 
 def _task_template(job: RunJob) -> JsonDict:
@@ -116,20 +196,35 @@ def _task_template(job: RunJob) -> JsonDict:
 class CloudRunFake(FakeServer):
     """Serves the seeded jobs; add them with `add_job(project, location, job)`."""
 
+    service = "run.googleapis.com"
+    enum_numbers = ENUM_NUMBERS
+
     def __init__(self) -> None:
         super().__init__()
         self.jobs: dict[str, RunJob] = {}  # by full resource name
         jobs, job = f"{_LOC}/jobs", rf"{_LOC}/jobs/(?P<job>{_SEG})"
-        self.route("GET", job, self._get_job, "run.jobs.get")
-        self.route("GET", jobs, self._list_jobs, "run.jobs.list")
+        self.route("GET", job, self._get_job, "run.jobs.get", "run.jobs.get")
+        self.route("GET", jobs, self._list_jobs, "run.jobs.list", "run.jobs.list")
+        # testIamPermissions needs no permission: anyone may ask what they hold.
         self.route("POST", rf"{job}:testIamPermissions", self._test_iam, "run.jobs.testIamPermissions")
-        self.route("GET", rf"{job}/executions", self._list_executions, "run.executions.list")
+        self.route(
+            "GET", rf"{job}/executions", self._list_executions, "run.executions.list", "run.executions.list"
+        )
         self.route(
             "GET",
             rf"{job}/executions/(?P<execution>{_SEG})",
             self._get_execution,
             "run.executions.get",
+            "run.executions.get",
         )
+
+    def resource_grants(self, request: Request) -> tuple[str, set[str]] | None:
+        p = request.params
+        if "job" not in p:
+            return None
+        name = f"projects/{p['project']}/locations/{p['location']}/jobs/{p['job']}"
+        job = self.jobs.get(name)
+        return name, set(job.permissions) if job else set()
 
     def add_job(self, project: str, location: str, job: RunJob) -> str:
         name = f"projects/{project}/locations/{location}/jobs/{job.name}"
@@ -168,7 +263,7 @@ class CloudRunFake(FakeServer):
         body: JsonDict = {
             "name": name,
             "uid": f"uid-{job.name}",
-            "generation": "1",
+            "generation": str(job.generation),
             "labels": job.labels,
             "createTime": job.create_time,
             "updateTime": job.create_time,
@@ -178,10 +273,10 @@ class CloudRunFake(FakeServer):
                 "parallelism": job.parallelism,
                 "template": _task_template(job),
             },
-            "observedGeneration": "1",
+            "observedGeneration": str(job.observed_generation),
             "conditions": [c.to_json() for c in job.conditions],
             "executionCount": len(job.executions),
-            "reconciling": False,
+            "reconciling": job.reconciling,
             "etag": f'"{job.name}"',
         }
         if job.terminal_condition is not None:
@@ -191,8 +286,9 @@ class CloudRunFake(FakeServer):
             reference: JsonDict = {
                 "name": f"{name}/executions/{latest.id}",
                 "createTime": latest.create_time,
-                "completionStatus": latest.completion_status(),
             }
+            if latest.reports_completion_status:
+                reference["completionStatus"] = latest.completion_status()
             if latest.completion_time is not None:
                 reference["completionTime"] = latest.completion_time
             body["latestCreatedExecution"] = reference

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import os
 import re
 import socket
 import struct
@@ -60,24 +61,113 @@ _LEGACY_REASONS: dict[int, str] = {
 
 UNMATCHED = "<unmatched>"
 
+#: A JSONL file to which every server appends each exchange (route, target, status, body): what
+#: tests/discovery_validator.py checks against Google's discovery documents.
+RECORD_ENV = "READINESS_SANDBOX_RECORD"
+
+#: {JSON field name: {enum value name: number}}: how a fake's enums go on the wire when the
+#: client asks `$alt=json;enum-encoding=int` (every gapic REST client does).
+EnumNumbers = Mapping[str, Mapping[str, int]]
+
 
 class ApiError(Exception):
     """Raised by handlers; becomes a Google-format JSON error response."""
 
-    def __init__(self, code: int, message: str, status: str | None = None, reason: str | None = None) -> None:
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        status: str | None = None,
+        reason: str | None = None,
+        *,
+        domain: str = "global",
+        details: Sequence[JsonDict] = (),
+    ) -> None:
         super().__init__(message)
         self.code = code
         self.message = message
         self.status = status or _STATUS_NAMES.get(code, "UNKNOWN")
         self.reason = reason or _LEGACY_REASONS.get(code, "unknown")
+        self.domain = domain
+        #: google.rpc status details (ErrorInfo, Help), each with its "@type".
+        self.details = list(details)
 
 
 def error_body(error: ApiError, *, legacy_reasons: bool) -> JsonDict:
-    """`{"error": {"code", "message", "status"[, "errors"]}}` as Google's frontends send it."""
+    """`{"error": {"code", "message", "status"[, "errors"][, "details"]}}` as Google's
+    frontends send it."""
     body: JsonDict = {"code": error.code, "message": error.message, "status": error.status}
     if legacy_reasons:
-        body["errors"] = [{"message": error.message, "domain": "global", "reason": error.reason}]
+        body["errors"] = [{"message": error.message, "domain": error.domain, "reason": error.reason}]
+    if error.details:
+        body["details"] = error.details
     return {"error": body}
+
+
+def permission_denied(permission: str, resource: str) -> ApiError:
+    """Google's answer to a call the caller's grants do not allow."""
+    return ApiError(
+        403,
+        f"Permission '{permission}' denied on resource '{resource}' (or it may not exist).",
+        details=[
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "IAM_PERMISSION_DENIED",
+                "domain": "iam.googleapis.com",
+                "metadata": {"permission": permission, "resource": resource},
+            }
+        ],
+    )
+
+
+def service_disabled(service: str, project_number: str) -> ApiError:
+    """Google's answer to any call of a service that is disabled on the consumer project."""
+    title = service.split(".", 1)[0]
+    url = f"https://console.developers.google.com/apis/api/{service}/overview?project={project_number}"
+    return ApiError(
+        403,
+        f"{title} API has not been used in project {project_number} before or it is disabled. "
+        f"Enable it by visiting {url} then retry.",
+        reason="accessNotConfigured",
+        domain="usageLimits",
+        details=[
+            {
+                "@type": "type.googleapis.com/google.rpc.ErrorInfo",
+                "reason": "SERVICE_DISABLED",
+                "domain": "googleapis.com",
+                "metadata": {
+                    "service": service,
+                    "consumer": f"projects/{project_number}",
+                    "activationUrl": url,
+                },
+            },
+            {
+                "@type": "type.googleapis.com/google.rpc.Help",
+                "links": [{"description": "Google developers console API activation", "url": url}],
+            },
+        ],
+    )
+
+
+def wants_enum_numbers(request: Request) -> bool:
+    return "enum-encoding=int" in (request.query_one("$alt") or "")
+
+
+def encode_enums(value: Any, numbers: EnumNumbers) -> Any:
+    """`value` with every enum name under a key of `numbers` replaced by its number; a value
+    that is already a number (newer than the table) stays what it is."""
+    if isinstance(value, dict):
+        out: JsonDict = {}
+        for key, item in value.items():
+            table = numbers.get(key)
+            if table is not None and isinstance(item, str) and item in table:
+                out[key] = table[item]
+            else:
+                out[key] = encode_enums(item, numbers)
+        return out
+    if isinstance(value, list):
+        return [encode_enums(item, numbers) for item in value]
+    return value
 
 
 @dataclass(frozen=True)
@@ -183,6 +273,12 @@ class _Route:
     pattern: re.Pattern[str]
     handler: Handler
     name: str
+    #: The IAM permission the call needs, checked by the world's guard.
+    permission: str | None = None
+
+
+#: Called before every routed request (after fault rules): raises ApiError to refuse it.
+Guard = Callable[["FakeServer", Request, str | None], None]
 
 
 class _Reset:
@@ -197,6 +293,10 @@ class FakeServer:
 
     # Fronts for BigQuery / Cloud Storage set this: those APIs add `errors[].reason`.
     legacy_error_reasons = False
+    #: The API's service name, as Service Usage knows it ("" for auth, never disabled).
+    service = ""
+    #: Enum fields of this API's resources (see EnumNumbers).
+    enum_numbers: EnumNumbers = {}
 
     def __init__(self) -> None:
         self._routes: list[_Route] = []
@@ -207,12 +307,31 @@ class FakeServer:
         self._lock = threading.Lock()
         self._httpd: _HTTPServer | None = None
         self._thread: threading.Thread | None = None
+        #: Set by the world: refuses calls of a disabled service or beyond the caller's grants.
+        self.guard: Guard | None = None
 
     # -- routes -----------------------------------------------------------------------------
 
-    def route(self, method: str, pattern: str, handler: Handler, name: str) -> None:
-        """Serve `method` requests whose whole decoded path matches `pattern`."""
-        self._routes.append(_Route(method, re.compile(pattern), handler, name))
+    def route(
+        self, method: str, pattern: str, handler: Handler, name: str, permission: str | None = None
+    ) -> None:
+        """Serve `method` requests whose whole decoded path matches `pattern`; `permission` is
+        what the caller must hold (enforced by the world's guard)."""
+        self._routes.append(_Route(method, re.compile(pattern), handler, name, permission))
+
+    # -- what the guard asks ------------------------------------------------------------------
+
+    def project_of(self, request: Request) -> str | None:
+        """The consumer project a request bills to (its `project` path segment by default)."""
+        return request.params.get("project")
+
+    def permission_for(self, request: Request, route_permission: str | None) -> str | None:
+        """The permission a request needs; forwarding fronts derive it from the request."""
+        return route_permission
+
+    def resource_grants(self, request: Request) -> tuple[str, set[str]] | None:
+        """(resource name, permissions seeded on it) for the request's resource, if any."""
+        return None
 
     def fallback(self, handler: Handler, name: str) -> None:
         """Serve every request no route matches (a proxy's forwarding)."""
@@ -357,11 +476,51 @@ class FakeServer:
             params,
         )
         try:
-            return route.handler(bound)
+            if self.guard is not None:
+                self.guard(self, bound, route.permission)
+            response = route.handler(bound)
         except ApiError as error:
-            return self.error_response(error)
+            response = self.error_response(error)
         except Exception as exc:  # a fake's bug must surface as a 500, not a hung client
-            return self.error_response(ApiError(500, f"{type(exc).__name__}: {exc}"))
+            response = self.error_response(ApiError(500, f"{type(exc).__name__}: {exc}"))
+        if self.enum_numbers and response.status == 200 and wants_enum_numbers(bound):
+            response = _with_enum_numbers(response, self.enum_numbers)
+        _record(self, route.name, bound, response)
+        return response
+
+
+def _with_enum_numbers(response: Response, numbers: EnumNumbers) -> Response:
+    try:
+        payload = json.loads(response.body)
+    except ValueError:
+        return response
+    encoded = Response.of_json(encode_enums(payload, numbers), response.status)
+    encoded.headers = response.headers
+    return encoded
+
+
+_RECORD_LOCK = threading.Lock()
+
+
+def _record(server: FakeServer, route: str, request: Request, response: Response) -> None:
+    path = os.environ.get(RECORD_ENV)
+    if not path:
+        return
+    try:
+        body = json.loads(response.body) if response.body else None
+    except ValueError:
+        body = None  # not JSON (a media download): nothing to validate
+    entry = {
+        "server": type(server).__name__,
+        "route": route,
+        "method": request.method,
+        "target": request.target,
+        "status": response.status,
+        "enum_numbers": wants_enum_numbers(request),
+        "body": body,
+    }
+    with _RECORD_LOCK, open(path, "a", encoding="utf-8") as handle:
+        handle.write(json.dumps(entry) + "\n")
 
 
 class _HTTPServer(ThreadingHTTPServer):

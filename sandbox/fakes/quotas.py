@@ -39,15 +39,27 @@ class QuotaInfoSeed:
 class QuotasFake(FakeServer):
     """Serves seeded quota infos; add them with `add_quota(project, service, seed)`."""
 
+    service = "cloudquotas.googleapis.com"
+    enum_numbers = {
+        "containerType": {"CONTAINER_TYPE_UNSPECIFIED": 0, "PROJECT": 1, "FOLDER": 2, "ORGANIZATION": 3}
+    }
+
     def __init__(self) -> None:
         super().__init__()
         self.quotas: dict[tuple[str, str], list[QuotaInfoSeed]] = {}
-        self.route("GET", rf"{_SERVICE}/quotaInfos", self._list, "cloudquotas.quotaInfos.list")
+        self.route(
+            "GET",
+            rf"{_SERVICE}/quotaInfos",
+            self._list,
+            "cloudquotas.quotaInfos.list",
+            "cloudquotas.quotas.get",
+        )
         self.route(
             "GET",
             rf"{_SERVICE}/quotaInfos/(?P<quota_id>{_SEG})",
             self._get,
             "cloudquotas.quotaInfos.get",
+            "cloudquotas.quotas.get",
         )
 
     def add_quota(self, project: str, service: str, seed: QuotaInfoSeed) -> None:

@@ -27,10 +27,15 @@ class ProjectSeed:
 class ResourceManagerFake(FakeServer):
     """Seed with `add_project(ProjectSeed(...))`; lookups work by id or by number."""
 
+    service = "cloudresourcemanager.googleapis.com"
+    enum_numbers = {"state": {"STATE_UNSPECIFIED": 0, "ACTIVE": 1, "DELETE_REQUESTED": 2}}
+
     def __init__(self) -> None:
         super().__init__()
         self.projects: dict[str, ProjectSeed] = {}
-        self.route("GET", _PROJECT, self._get, "cloudresourcemanager.projects.get")
+        self.route(
+            "GET", _PROJECT, self._get, "cloudresourcemanager.projects.get", "resourcemanager.projects.get"
+        )
         self.route(
             "POST",
             rf"{_PROJECT}:testIamPermissions",

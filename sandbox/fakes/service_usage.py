@@ -17,20 +17,30 @@ _STATES = ("ENABLED", "DISABLED")
 @dataclass
 class ConsumerProject:
     number: str  # the real API names resources by project number
-    services: dict[str, str] = field(default_factory=dict)  # service name -> ENABLED/DISABLED
+    #: service name -> ENABLED/DISABLED, or a State number newer than the clients know
+    services: dict[str, str | int] = field(default_factory=dict)
 
 
 class ServiceUsageFake(FakeServer):
     """Seed with `add_project(project_id, number)` and `set_service(project, name, state)`."""
 
+    enum_numbers = {"state": {"STATE_UNSPECIFIED": 0, "DISABLED": 1, "ENABLED": 2}}
+
     def __init__(self) -> None:
         super().__init__()
         self.projects: dict[str, ConsumerProject] = {}  # keyed by id and by number
-        self.route("GET", rf"{_PROJECT}/services", self._list, "serviceusage.services.list")
+        self.route(
+            "GET",
+            rf"{_PROJECT}/services",
+            self._list,
+            "serviceusage.services.list",
+            "serviceusage.services.list",
+        )
         self.route(
             "GET",
             rf"{_PROJECT}/services/(?P<service>[^/:]+)",
             self._get,
+            "serviceusage.services.get",
             "serviceusage.services.get",
         )
 
@@ -39,8 +49,8 @@ class ServiceUsageFake(FakeServer):
         self.projects[project_id] = self.projects[number] = project
         return project
 
-    def set_service(self, project_id: str, service: str, state: str = "ENABLED") -> None:
-        if state not in _STATES:
+    def set_service(self, project_id: str, service: str, state: str | int = "ENABLED") -> None:
+        if isinstance(state, str) and state not in _STATES:
             raise ValueError(f"state must be one of {_STATES}")
         self.projects[project_id].services[service] = state
 
@@ -55,7 +65,7 @@ class ServiceUsageFake(FakeServer):
         return project
 
     @staticmethod
-    def _to_json(project: ConsumerProject, service: str, state: str) -> JsonDict:
+    def _to_json(project: ConsumerProject, service: str, state: str | int) -> JsonDict:
         return {
             "name": f"projects/{project.number}/services/{service}",
             "parent": f"projects/{project.number}",
