@@ -139,6 +139,9 @@ def run_suite(pytester: pytest.Pytester, manifest: Path, *args: str, out: str = 
         "--readiness-now",
         "2026-11-22T06:00:00",
         *args,
+        # A bound on a run that hangs (a manifest that is a FIFO, /dev/zero), not a speed
+        # assertion: a hung run fails the test instead of the whole CI job.
+        timeout=900,
     )
     return AuditRun(result, out_dir)
 

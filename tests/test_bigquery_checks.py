@@ -345,7 +345,7 @@ def test_503_on_reads_is_an_error_naming_bigquery_and_the_p0_verdict_is_no_go(fa
     assert verdict(faults.run) == "NO-GO"
 
 
-def test_without_credentials_every_google_case_is_an_error_within_seconds(
+def test_without_credentials_every_google_case_is_an_error_without_calling_google(
     world: World, tmp_path: Path
 ) -> None:
     env = world.env()
@@ -372,4 +372,6 @@ def test_without_credentials_every_google_case_is_an_error_within_seconds(
         assert "no credentials" in found["message"]
     assert front.request_count() == 0
     assert verdict(run) == "NO-GO"
-    assert run.result.duration < 20  # no metadata-server wait (NO_GCE_CHECK), no API timeouts
+    # No API timeout and no metadata-server wait stood in for the answer (issue 11: speed is
+    # bench/'s business; a duration assertion failed on a loaded machine).
+    assert not any("timed out" in c["message"] or "metadata" in c["message"] for c in cases)

@@ -37,7 +37,5 @@ def test_failed_read_is_reported_with_the_controllers_reason(tmp_path: Path) -> 
 
 def test_read_that_never_comes_ends_the_wait_with_the_limit(tmp_path: Path) -> None:
     path = tmp_path / "metadata.pickle"
-    started = time.monotonic()
     with pytest.raises(ApiCallError, match=r"did not arrive within 0\.2 s \(xdist handover"):
         wait_for(path, limit_seconds=0.2)
-    assert time.monotonic() - started < 5

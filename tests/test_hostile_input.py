@@ -169,9 +169,7 @@ def test_manifest_path_that_is_not_a_file(
         manifest.symlink_to(target.root / "gone.toml")
     else:
         manifest = Path("/dev/zero")
-    started = time.monotonic()
-    run = run_suite(pytester, manifest)
-    assert time.monotonic() - started < 30
+    run = run_suite(pytester, manifest)  # its subprocess timeout fails a run that hangs on the file
     _assert_usage_error(run, str(manifest), odd.expected)
 
 
