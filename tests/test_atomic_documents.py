@@ -56,7 +56,7 @@ def _write_in_child(out: Path, setup: str) -> subprocess.CompletedProcess[str]:
         """
     )
     return subprocess.run(
-        [sys.executable, "-c", code, str(out)], cwd=REPO, capture_output=True, text=True, timeout=60
+        [sys.executable, "-B", "-c", code, str(out)], cwd=REPO, capture_output=True, text=True, timeout=60
     )
 
 
@@ -107,7 +107,16 @@ def test_a_suite_run_on_a_full_disk_reports_one_line_and_writes_nothing(tmp_path
     repo.write("a.py", "A = 1\n")
     manifest = repo.manifest('[[scripts]]\npath = "a.py"\npurpose = "p"\ncategory = "analysis"\n')
     work = tmp_path / "run"
-    run = run_shared(work, manifest, "-p", "no:cacheprovider", prefix=["prlimit", "--fsize=3000"])
+    # No bytecode written under the limit: Python's own .pyc writes would be cut at 3,000 bytes
+    # and left in place, breaking every later import of that module (the shared virtualenv's).
+    run = run_shared(
+        work,
+        manifest,
+        "-p",
+        "no:cacheprovider",
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+        prefix=["prlimit", "--fsize=3000"],
+    )
     assert "documents NOT written:" in run.output and "File too large" in run.output, run.output
     assert "Traceback" not in run.output and "INTERNALERROR" not in run.output
     assert not run.out_dir.exists()
