@@ -141,7 +141,9 @@ class InterpreterError(Exception):
 def _run(exe: str, program: str, payload: str, timeout: float = 60) -> str:
     try:
         proc = subprocess.run(
-            [exe, "-I", "-c", program],
+            # -B: the probe writes nothing into the pipeline's environment (no .pyc beside its
+            # packages); -I alone ignores PYTHONDONTWRITEBYTECODE.
+            [exe, "-I", "-B", "-c", program],
             input=payload,
             capture_output=True,
             text=True,

@@ -93,7 +93,7 @@ def python_version_of(python: str | None) -> str:
     if python:
         try:
             proc = subprocess.run(
-                [python, "-I", "-c", "import platform; print(platform.python_version())"],
+                [python, "-I", "-B", "-c", "import platform; print(platform.python_version())"],
                 capture_output=True,
                 text=True,
                 timeout=30,
