@@ -15,6 +15,7 @@ import tempfile
 import time
 from collections import Counter
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any, Final
 
 from bench.harness import OUT, Figure, print_figures, write_results
@@ -47,6 +48,8 @@ class _Access:
         self.bigquery = client
         self.project = project
         self.timeout = 900.0
+        # Whom a refused call names (checks.gcp.errors.api_call).
+        self.identity = SimpleNamespace(principal=f"emulator@{project}.iam.gserviceaccount.com")
 
     def read_retry(self, api: str) -> Any:
         from google.api_core import retry as api_retry

@@ -154,12 +154,7 @@ class Script(AuditedItem):
             return None
         if _CONTROL.search(value) or "\n" in value or "\r" in value or "\t" in value:
             raise ValueError(f"path {value!r} contains a control character")
-        if not value or value.startswith("/") or "\\" in value:
-            raise ValueError(f"path {value!r} must be relative to the target root")
-        norm = posixpath.normpath(value)
-        if norm == ".." or norm.startswith("../"):
-            raise ValueError(f"path {value!r} escapes the target root")
-        return norm
+        return relative_path(value)
 
     @field_validator("flags")
     @classmethod

@@ -10,6 +10,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -216,6 +217,8 @@ def test_suite_snapshot_costs_constant_requests_per_dataset(
         project = standin.project
         timeout = 30.0
         bigquery = client
+        # Whom a refused call names (checks.gcp.errors.api_call).
+        identity = SimpleNamespace(principal="bench@bqx-bench.iam.gserviceaccount.com")
 
         def read_retry(self, api: str) -> Any:
             return bigquery.DEFAULT_RETRY

@@ -206,6 +206,10 @@ def test_any_generated_repository_gives_a_documented_outcome(repo: tuple[str, di
             assert len([line for line in proc.stderr.splitlines() if line.strip()]) <= 1, proc.stderr
             assert not out.exists()
             return
+        if proc.returncode == 5:  # nothing selected: no verdict, and no documents claiming one
+            assert "no verdict, no documents written" in output, output[-3000:]
+            assert not out.exists()
+            return
         names = sorted(p.name for p in out.iterdir())
         for stem in DOCUMENT_STEMS:
             assert any(n.startswith(stem + "_") for n in names), (stem, names)

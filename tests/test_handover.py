@@ -87,8 +87,9 @@ def test_workers_share_one_read_of_each_dataset(world: World, tmp_path: Path) ->
     serial, serial_requests = _run(world, tmp_path / "serial")
     parallel, parallel_requests = _run(world, tmp_path / "parallel", "-n", "2")
 
-    # One get per dataset, and the snapshot's two queries per dataset: nothing per worker.
-    assert serial_requests == ["get feat_a", "get feat_b"] + ["query"] * 4
+    # One get per dataset, the snapshot's two queries per dataset and one PARTITIONS read (when
+    # data was last written) for the dataset holding a source table: nothing per worker.
+    assert serial_requests == ["get feat_a", "get feat_b"] + ["query"] * 5
     assert parallel_requests == serial_requests
     outcomes = {(c["criterion"], c["subject"], c["outcome"]) for c in serial.json()["cases"]}
     assert outcomes == {(c["criterion"], c["subject"], c["outcome"]) for c in parallel.json()["cases"]}
@@ -107,7 +108,7 @@ def test_workers_start_while_the_controller_reads_and_wait_for_it(world: World, 
         parallel, parallel_requests = _run(world, tmp_path / "parallel", "-n", "2")
     finally:
         world.bq_front.clear_faults()
-    assert slow.fired == 4, "the read was not slowed: the test proves nothing"
+    assert slow.fired == 5, "the read was not slowed: the test proves nothing"
     assert parallel_requests == serial_requests
     outcomes = {(c["criterion"], c["subject"], c["outcome"], c["message"]) for c in serial.json()["cases"]}
     assert outcomes == {
