@@ -24,7 +24,6 @@ import json
 import os
 import shutil
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -353,7 +352,6 @@ class HostileRun:
     work: Path
     target: Path
     outside: Path
-    seconds: float
     unreadable_real: bool
 
 
@@ -403,10 +401,8 @@ def hostile(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HostileRun]:
     manifest = work / "readiness.toml"
     manifest.write_text(_manifest_for(ODDITIES))
     prefix = _without_dac_override()
-    start = time.monotonic()
-    run = run_shared(work, manifest, "-rA", prefix=prefix or [])
-    seconds = time.monotonic() - start
-    yield HostileRun(run, work, target, outside, seconds, prefix is not None)
+    run = run_shared(work, manifest, "-rA", prefix=prefix or [])  # its timeout bounds a hang
+    yield HostileRun(run, work, target, outside, prefix is not None)
     (target / "unreadable.py").chmod(0o600)
 
 
@@ -414,7 +410,6 @@ def test_hostile_repo_run_completes_with_every_document(hostile: HostileRun) -> 
     run = hostile.run
     assert run.ret == pytest.ExitCode.TESTS_FAILED, run.output
     assert "INTERNALERROR" not in run.output and "Traceback" not in run.output, run.output
-    assert hostile.seconds < 60, f"hostile run took {hostile.seconds:.0f} s"
     data = assert_documents_complete(run.out_dir)
     assert data["verdict"]
 
