@@ -6,6 +6,7 @@ the Markdown documents and embedded (base64) in the HTML page (reporting.standup
 
 from __future__ import annotations
 
+import atexit
 import datetime as dt
 import io
 import threading
@@ -65,6 +66,11 @@ def warm_up_in_background() -> None:
         thread = threading.Thread(target=_warm_up, name="readiness-trend-warm-up", daemon=True)
         _warming.append(thread)
         thread.start()
+        # Joined before the interpreter finalizes: a daemon thread still inside matplotlib's C++
+        # code then is unwound by pthread_exit through noexcept frames, and the process aborts
+        # ("terminate called without an active exception", exit -6) after writing everything.
+        # A run that draws no chart (history not written) exited that way in CI.
+        atexit.register(thread.join)
 
 
 def _warm_up() -> None:
