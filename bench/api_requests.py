@@ -30,7 +30,7 @@ LIST_SAMPLE_PAGES: Final = 5
 def _access(session: Session, size: str) -> Any:
     from checks.gcp.access import GoogleAccess, endpoints_for
     from checks.gcp.credentials import resolve_identity
-    from checks.manifest import load_manifest
+    from readiness.manifest import load_manifest
 
     made, be = session.backend(size)
     loaded = load_manifest(made.manifest)

@@ -159,7 +159,7 @@ class Backend:
 
 @contextlib.contextmanager
 def backend(made: Generated, latency: float = LATENCY) -> Iterator[Backend]:
-    from checks.manifest import load_manifest
+    from readiness.manifest import load_manifest
     from sandbox.seed import seed_services
 
     with tempfile.TemporaryDirectory(prefix="bench-backend-") as tmp:
@@ -382,7 +382,7 @@ def warm(made: Generated, be: Backend) -> None:
     from checks.gcp.access import GoogleAccess, endpoints_for
     from checks.gcp.bq_snapshot import BigQueryMetadata, DatasetRef
     from checks.gcp.credentials import resolve_identity
-    from checks.manifest import load_manifest
+    from readiness.manifest import load_manifest
 
     loaded = load_manifest(made.manifest)
     gcp = loaded.manifest.gcp

@@ -6,12 +6,12 @@ from typing import Any, Final
 
 import pytest
 
-from checks.cases import Case
 from checks.findings import finding, unverified
 from checks.gcp.access import GoogleAccess
 from checks.gcp.enums import enum_name, is_known
 from checks.gcp.errors import api_call
-from checks.manifest_gcp import Api
+from readiness.cases import Case
+from readiness.manifest.gcp import Api
 
 API: Final = "Service Usage"
 

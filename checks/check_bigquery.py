@@ -15,7 +15,6 @@ from typing import Any, Final
 import pytest
 from google.api_core import exceptions as api_exceptions
 
-from checks.cases import Case
 from checks.check_iam import dataset_permissions
 from checks.findings import age_text, finding, unverified
 from checks.gcp.access import GoogleAccess
@@ -32,8 +31,9 @@ from checks.gcp.bq_snapshot import (
 from checks.gcp.errors import ApiCallError, api_call, describe
 from checks.gcp.scratch import ScratchNames
 from checks.inspect.mandates import in_family, judge
-from checks.manifest import LoadedManifest
-from checks.manifest_gcp import Dataset, Family, ProbeMode, Query, SourceTable
+from readiness.cases import Case
+from readiness.manifest import LoadedManifest
+from readiness.manifest.gcp import Dataset, Family, ProbeMode, Query, SourceTable
 
 #: What the write probe needs, asked of testIamPermissions when the manifest says read_only.
 WRITE_PERMISSIONS: Final = ("bigquery.tables.create", "bigquery.tables.update", "bigquery.tables.delete")

@@ -8,14 +8,14 @@ from typing import Any, Final
 import pytest
 from google.api_core import exceptions as api_exceptions
 
-from checks.cases import Case
 from checks.findings import finding, unverified
 from checks.gcp.access import GoogleAccess
 from checks.gcp.enums import enum_name, is_known
 from checks.gcp.errors import api_call, describe, recall, remember
 from checks.inspect.git_history import last_commit_dates
-from checks.manifest import LoadedManifest
-from checks.manifest_gcp import Job
+from readiness.cases import Case
+from readiness.manifest import LoadedManifest
+from readiness.manifest.gcp import Job
 
 API: Final = "Cloud Run"
 

@@ -10,7 +10,6 @@ from typing import Any
 
 import pytest
 
-from checks.cases import Case
 from checks.findings import finding, unverified
 from checks.inspect.build_steps import DockerBuild, Produced, docker_builds, produced_paths
 from checks.inspect.cloudbuild import CloudBuildError, load_cloudbuild
@@ -24,7 +23,8 @@ from checks.inspect.dockerfile import (
 )
 from checks.inspect.dockerignore import load_dockerignore
 from checks.inspect.files import RepoFileError, read_text
-from checks.manifest import LoadedManifest, Script, ScriptKind
+from readiness.cases import Case
+from readiness.manifest import LoadedManifest, Script, ScriptKind
 
 
 def _script(case: Case) -> Script:

@@ -8,10 +8,10 @@ from typing import Any
 import pytest
 from google.api_core import exceptions as api_exceptions
 
-from checks.cases import Case
 from checks.findings import finding
 from checks.gcp.access import GoogleAccess
 from checks.gcp.errors import api_call
+from readiness.cases import Case
 
 
 @pytest.mark.criterion("credentials_token")

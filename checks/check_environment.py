@@ -9,12 +9,12 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 from packaging.version import Version
 
-from checks.cases import Case
 from checks.findings import finding, unverified
 from checks.inspect.interpreter import InterpreterError, probe
 from checks.inspect.requirements import python_version_of, read_requirements, requirement_files
 from checks.inspect.tools import ToolMissing, VersionUnreadable, tool_version
-from checks.manifest import LoadedManifest, Package, Tool
+from readiness.cases import Case
+from readiness.manifest import LoadedManifest, Package, Tool
 
 
 def _package(case: Case) -> Package:

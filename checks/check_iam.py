@@ -14,13 +14,13 @@ from typing import Any, Final
 import pytest
 from google.api_core import exceptions as api_exceptions
 
-from checks.cases import Case
 from checks.check_cloud_run import job_name
 from checks.findings import finding, unverified
 from checks.gcp.access import GoogleAccess
 from checks.gcp.errors import api_call
-from checks.manifest import LoadedManifest
-from checks.manifest_gcp import Job, PermissionSet
+from readiness.cases import Case
+from readiness.manifest import LoadedManifest
+from readiness.manifest.gcp import Job, PermissionSet
 
 #: Permissions on the dataset itself (or on creating/listing its tables): a table cannot hold
 #: them, so a table's testIamPermissions cannot answer for them.

@@ -13,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from checks.cases import Case
 from checks.findings import finding, unverified
 from checks.gcp.access import GoogleAccess
 from checks.gcp.bq_snapshot import BigQueryMetadata, DatasetRef, DatasetSnapshot, bigquery_metadata
@@ -26,8 +25,9 @@ from checks.inspect.mandates import (
     read_renames,
     short_list,
 )
-from checks.manifest import LoadedManifest
-from checks.manifest_gcp import FamilyTarget, LegacyViews, Rename
+from readiness.cases import Case
+from readiness.manifest import LoadedManifest
+from readiness.manifest.gcp import FamilyTarget, LegacyViews, Rename
 
 
 @pytest.fixture

@@ -11,13 +11,13 @@ from typing import Any, Final
 import pytest
 from google.api_core import exceptions as api_exceptions
 
-from checks.cases import Case
 from checks.findings import finding, unverified
 from checks.gcp.access import GoogleAccess
 from checks.gcp.bq_snapshot import NOT_PRECISE, bytes_accuracy
 from checks.gcp.errors import api_call
-from checks.manifest import LoadedManifest
-from checks.manifest_gcp import Quota
+from readiness.cases import Case
+from readiness.manifest import LoadedManifest
+from readiness.manifest.gcp import Quota
 
 API: Final = "Cloud Quotas"
 

@@ -10,8 +10,6 @@ from typing import Any
 
 import pytest
 
-from checks.cases import Case
-from checks.discovery import undeclared_scripts
 from checks.findings import finding, unverified
 from checks.inspect.files import RepoFileError, read_text, resolve_inside
 from checks.inspect.interpreter import InterpreterError, compile_sources, package_folder, probe_imports
@@ -26,8 +24,10 @@ from checks.inspect.python_source import (
     parse_tree,
 )
 from checks.inspect.shell_source import bash_syntax_error, crlf_line, handles_flag, start_problem
-from checks.manifest import LoadedManifest, Script, ScriptKind, environment_of
 from checks.run_env import compiler_of, python_path_of, run_env
+from readiness.cases import Case
+from readiness.manifest import LoadedManifest, Script, ScriptKind, environment_of
+from readiness.undeclared import undeclared_scripts
 
 
 def _script(case: Case) -> Script:

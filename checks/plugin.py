@@ -13,10 +13,10 @@ from typing import Any, Final
 
 import pytest
 
-from checks.cases import FACTS_KEY, cases_for, param_for
-from checks.criteria import CRITERIA
-from checks.manifest import LoadedManifest, ManifestError, load_manifest
-from checks.textsafe import one_line
+from readiness.cases import FACTS_KEY, cases_for, param_for
+from readiness.criteria import CRITERIA
+from readiness.manifest import LoadedManifest, ManifestError, load_manifest
+from readiness.textsafe import one_line
 
 __all__ = ["MANIFEST_KEY", "loaded_manifest"]
 

@@ -26,8 +26,8 @@ from functools import cache
 from pathlib import Path
 
 from checks.inspect.files import RepoFileError, read_text
-from checks.manifest import LoadedManifest
-from checks.manifest_env import DEFAULT_ENVIRONMENT, Environment
+from readiness.manifest import LoadedManifest
+from readiness.manifest.env import DEFAULT_ENVIRONMENT, Environment
 
 __all__ = ["RunEnv", "base_python", "compiler_of", "python_path_of", "run_env"]
 

@@ -14,8 +14,8 @@ from typing import Final
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from checks.inspect.discovery import excluded
 from checks.inspect.requirements import RequirementsError, read_pins
+from readiness.discovery import excluded
 
 __all__ = ["PackageFound", "console_scripts", "mark_needed", "packages", "requirements_files"]
 

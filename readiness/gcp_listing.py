@@ -15,7 +15,7 @@ from typing import Any
 
 from checks.gcp.access import GoogleAccess, endpoints_for
 from checks.gcp.credentials import CredentialsError, resolve_identity
-from checks.manifest_gcp import Gcp
+from readiness.manifest.gcp import Gcp
 
 __all__ = ["GcpListing", "gcp_text", "list_project"]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from packaging.utils import canonicalize_name
 
-from checks.manifest import LoadedManifest, ManifestError, load_manifest
+from readiness.manifest import LoadedManifest, ManifestError, load_manifest
 from readiness.render import manifest_text, package_block, script_block, tool_block
 from readiness.scan import RepoScan, scan
 

@@ -8,8 +8,8 @@ import os
 from pathlib import Path
 from typing import Final
 
-from checks.inspect.discovery import DEFAULT_EXCLUDE
-from checks.manifest import ScriptKind
+from readiness.discovery import DEFAULT_EXCLUDE
+from readiness.manifest import ScriptKind
 from readiness.scan import Entry, PackageFound, RepoScan
 
 __all__ = ["manifest_text", "package_block", "script_block", "tool_block"]

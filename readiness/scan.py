@@ -17,7 +17,6 @@ from typing import Final
 
 from checks.inspect.build_steps import docker_builds
 from checks.inspect.cloudbuild import CloudBuildError, load_cloudbuild
-from checks.inspect.discovery import DEFAULT_EXCLUDE, discover, excluded, guess_category
 from checks.inspect.dockerfile import (
     Instruction,
     copy_sources,
@@ -30,6 +29,7 @@ from checks.inspect.dockerfile import (
 from checks.inspect.files import RepoFileError, read_text
 from checks.inspect.python_source import local_modules, parse_python, third_party
 from checks.inspect.shell_source import called_tools
+from readiness.discovery import DEFAULT_EXCLUDE, discover, excluded, guess_category
 from readiness.environment import PackageFound, console_scripts, mark_needed, packages, requirements_files
 from readiness.invocations import (
     Invocation,

@@ -1,6 +1,6 @@
 """Blocker aging against the team's resolution SLAs, and the escalation a missed SLA calls for.
 
-P0 within 24 hours, P1 within a week, P2 within two weeks, P3 within a month (checks.priority.SLA).
+P0 within 24 hours, P1 within a week, P2 within two weeks, P3 within a month (readiness.priorities.SLA).
 A blocker's clock starts at the first run of its current failing streak; a pass resets it. A
 waived failure keeps ageing (the risk is accepted, not fixed): when the waiver expires the
 blocker is as old as it really is.
@@ -13,9 +13,9 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from checks.priority import SLA, Priority
+from readiness.priorities import SLA, Priority
+from readiness.records import Outcome
 from reporting.history.store import CaseEntry
-from reporting.records import Outcome
 
 __all__ = [
     "DUE_SOON_FRACTION",

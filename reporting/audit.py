@@ -7,14 +7,14 @@ from dataclasses import dataclass, field
 from operator import attrgetter
 from typing import Any, Final
 
-from checks.cases import cases_for
-from checks.criteria import CRITERIA, SubjectKind
-from checks.manifest import LoadedManifest
-from checks.priority import PRIORITY_MEANING, SLA, Priority
+from readiness.cases import cases_for
+from readiness.criteria import CRITERIA, SubjectKind
+from readiness.manifest import LoadedManifest
+from readiness.priorities import PRIORITY_MEANING, SLA, Priority
+from readiness.records import CaseRecord, Outcome
 from reporting.history.store import RunEntry, scope_key
 from reporting.inventory import ScriptRow, ScriptStatus, build_inventory
 from reporting.operations import CadenceRow, Operations, Past, build_operations, case_entries
-from reporting.records import CaseRecord, Outcome
 from reporting.root_causes import RootCause, assign_roots, blocker_counts, count_text, roots_of
 from reporting.verdict import Verdict, VerdictResult, decide
 

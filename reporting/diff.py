@@ -15,8 +15,8 @@ from dataclasses import dataclass, field
 from itertools import pairwise
 from typing import Final
 
+from readiness.records import Outcome
 from reporting.history.store import RunEntry
-from reporting.records import Outcome
 
 __all__ = ["FLAP_CHANGES", "RunDiff", "diff_runs"]
 

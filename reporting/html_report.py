@@ -24,13 +24,13 @@ from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
-from checks.priority import Priority
-from checks.textsafe import safe_text
+from readiness.priorities import Priority
+from readiness.records import CaseRecord, Outcome
+from readiness.textsafe import safe_text
 from reporting import standup, trend
 from reporting.aging import SlaStatus, format_age
 from reporting.audit import Audit
 from reporting.documents import file_names
-from reporting.records import CaseRecord, Outcome
 
 if TYPE_CHECKING:
     from reporting.plugin import ReadinessPlugin

@@ -8,21 +8,21 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from checks.discovery import UndeclaredScript, undeclared_scripts
 from checks.inspect.dockerfile import parse_dockerfile
 from checks.inspect.files import RepoFileError, read_text
 from checks.inspect.git_history import last_commit_dates
 from checks.inspect.python_source import local_modules, parse_python, third_party
 from checks.inspect.shell_source import called_tools
-from checks.manifest import LoadedManifest, Script, ScriptKind
-from checks.priority import Priority
-from reporting.records import CaseRecord
-from reporting.statuses import CRITERION_STATUS, Status, item_status, status_text
+from readiness.manifest import LoadedManifest, Script, ScriptKind
+from readiness.priorities import Priority
+from readiness.records import CaseRecord
+from readiness.statuses import CRITERION_STATUS, Status, item_status, status_text
+from readiness.undeclared import UndeclaredScript, undeclared_scripts
 
 __all__ = ["ScriptRow", "ScriptStatus", "build_inventory", "undeclared_line"]
 
 
-#: Scripts share the one vocabulary of every document (reporting.statuses).
+#: Scripts share the one vocabulary of every document (readiness.statuses).
 ScriptStatus = Status
 
 

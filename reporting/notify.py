@@ -17,7 +17,7 @@ import urllib.request
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Final
 
-from checks.priority import Priority
+from readiness.priorities import Priority
 
 if TYPE_CHECKING:
     from reporting.audit import Audit

@@ -11,12 +11,12 @@ import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
-from checks.manifest import LoadedManifest
-from checks.priority import SLA, Priority
+from readiness.manifest import LoadedManifest
+from readiness.priorities import SLA, Priority
+from readiness.records import CaseRecord
 from reporting.aging import ESCALATION, Aging, SlaStatus, age_case, format_age
 from reporting.diff import RunDiff, diff_runs
 from reporting.history.store import CaseEntry, HistoryStore, RunEntry
-from reporting.records import CaseRecord
 from reporting.trend import TrendPoint, point, point_from_entry
 from reporting.waivers import WaiverReport, apply_waivers, describe
 

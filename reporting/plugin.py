@@ -19,19 +19,19 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 from tabulate import tabulate
 
-from checks.cases import FACTS_KEY, Case, case_at
 from checks.findings import CheckError, error_facts
 from checks.gcp.sweeper import sweep_result
 from checks.plugin import loaded_manifest
-from checks.textsafe import safe_obj, safe_text
+from readiness.cases import FACTS_KEY, Case, case_at
+from readiness.clock import parse_now
+from readiness.records import CaseRecord, Outcome
+from readiness.textsafe import safe_obj, safe_text
 from reporting import trend
 from reporting.audit import Audit, RunInfo, build_audit
-from reporting.clock import parse_now
 from reporting.documents import render_all, results_file_name
 from reporting.history import HistoryError, HistoryStore, open_store, scope_key
 from reporting.inventory import undeclared_line
 from reporting.operations import Past, read_past
-from reporting.records import CaseRecord, Outcome
 from reporting.verdict import EXIT_CODES, short_finding
 from reporting.writer import DocumentWriteError, replace_document, write_documents
 
@@ -379,7 +379,7 @@ class ReadinessPlugin:
         return self.config.invocation_params.dir / "readiness-reports" / f"{self.started:%Y%m%d}"
 
     def write(self, audit: Audit) -> None:
-        # Every document through the one redaction (checks/textsafe.py), whatever it quotes.
+        # Every document through the one redaction (readiness/textsafe.py), whatever it quotes.
         documents: dict[str, str | bytes] = {
             name: safe_text(text) for name, text in render_all(audit).items()
         }
@@ -492,7 +492,7 @@ def _bigquery_endpoint(manifest: Any) -> str:
 
 def _clean_report(report: pytest.TestReport) -> None:
     """The failure text and captured output that the terminal, JUnit XML and pytest-html show,
-    through the same redaction as the documents (checks/textsafe.py)."""
+    through the same redaction as the documents (readiness/textsafe.py)."""
     if report.longrepr is not None and not report.passed:
         text = str(report.longrepr)
         clean = safe_text(text)

@@ -19,14 +19,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Final
 
-from checks.criteria import Area
-from checks.manifest import ManifestError, load_manifest
-from checks.priority import PRIORITY_MEANING, Priority
+from readiness.clock import parse_now
+from readiness.criteria import Area
+from readiness.manifest import ManifestError, load_manifest
+from readiness.priorities import PRIORITY_MEANING, Priority
+from readiness.records import Outcome
 from reporting.aging import SlaStatus, format_age, sla_status
-from reporting.clock import parse_now
 from reporting.documents.markdown import cell, table
 from reporting.history import CaseEntry, HistoryError, RunEntry, open_store
-from reporting.records import Outcome
 from reporting.writer import DocumentWriteError, replace_document
 
 __all__ = ["main", "render_review"]

@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from checks.cases import Case, cases_for
-from checks.criteria import CRITERIA, SubjectKind
-from checks.manifest import LoadedManifest, Script
-from checks.manifest_gcp import (
+from readiness.cases import Case, cases_for
+from readiness.criteria import CRITERIA, SubjectKind
+from readiness.manifest import LoadedManifest, Script
+from readiness.manifest.gcp import (
     Api,
     Bucket,
     Dataset,
@@ -32,8 +32,8 @@ from checks.manifest_gcp import (
     PermissionSet,
     SourceTable,
 )
-from checks.priority import Priority
-from reporting.records import CaseRecord
+from readiness.priorities import Priority
+from readiness.records import CaseRecord
 
 __all__ = [
     "DEPENDENCIES",

@@ -15,10 +15,10 @@ from html import escape
 from typing import Final
 from urllib.parse import quote
 
-from checks.priority import SLA, Priority
+from readiness.priorities import SLA, Priority
+from readiness.records import CaseRecord, Outcome
 from reporting.aging import format_age
 from reporting.audit import Audit
-from reporting.records import CaseRecord, Outcome
 from reporting.root_causes import RootCause
 from reporting.verdict import Verdict
 

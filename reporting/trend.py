@@ -12,9 +12,9 @@ import io
 import threading
 from dataclasses import dataclass
 
-from checks.priority import Priority
+from readiness.priorities import Priority
+from readiness.records import Outcome
 from reporting.history.store import RunEntry
-from reporting.records import Outcome
 
 __all__ = ["TrendPoint", "file_name", "point_from_entry", "render_png", "warm_up_in_background"]
 

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-from checks.priority import Priority
-from reporting.records import CaseRecord
+from readiness.priorities import Priority
+from readiness.records import CaseRecord
 from reporting.root_causes import RootCause, blocker_counts, count_text, roots_of
 
 __all__ = ["EXIT_CODES", "Risk", "Verdict", "VerdictResult", "decide", "short_finding"]

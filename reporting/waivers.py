@@ -13,9 +13,9 @@ import datetime as dt
 from dataclasses import dataclass, field
 from fnmatch import fnmatchcase
 
-from checks.manifest import Waiver
-from checks.priority import Priority
-from reporting.records import CaseRecord, Outcome
+from readiness.manifest import Waiver
+from readiness.priorities import Priority
+from readiness.records import CaseRecord, Outcome
 
 __all__ = ["WaiverReport", "apply_waivers", "describe", "matches"]
 

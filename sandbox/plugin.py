@@ -36,8 +36,8 @@ from typing import Any, Final, final
 
 import pytest
 
-from checks.manifest import LoadedManifest
 from checks.plugin import loaded_manifest
+from readiness.manifest import LoadedManifest
 from sandbox.processes import (
     INSTALL_SCRIPT,
     REPO_ROOT,

@@ -23,8 +23,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final
 
-from checks.manifest import LoadedManifest
-from checks.manifest_gcp import Family, Gcp, Mandate
+from readiness.manifest import LoadedManifest
+from readiness.manifest.gcp import Family, Gcp, Mandate
 from sandbox.fakes import ProjectSeed, QuotaInfoSeed, QuotaLimit, RunExecution, RunJob
 from sandbox.world import World
 

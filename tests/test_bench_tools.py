@@ -242,7 +242,7 @@ def test_backend_serves_the_pipelines_jobs_at_the_same_latency(small: Generated)
     from bench.harness import backend
     from checks.gcp.access import GoogleAccess, endpoints_for
     from checks.gcp.credentials import resolve_identity
-    from checks.manifest import load_manifest
+    from readiness.manifest import load_manifest
 
     loaded = load_manifest(small.manifest)
     gcp = loaded.manifest.gcp

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from checks.inspect.discovery import DEFAULT_EXCLUDE, discover, excluded, guess_category
 from conftest import AuditRun, TargetRepo, run_shared
+from readiness.discovery import DEFAULT_EXCLUDE, discover, excluded, guess_category
 
 MANIFEST = """\
 [[scripts]]

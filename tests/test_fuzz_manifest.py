@@ -22,9 +22,9 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from checks.manifest import ManifestError, load_manifest
-from checks.textsafe import one_line
 from conftest import MANIFEST_HEAD, REPO
+from readiness.manifest import ManifestError, load_manifest
+from readiness.textsafe import one_line
 
 #: The codes the README documents: pytest's (0, 1 findings, 4 usage error, 5 nothing collected).
 DOCUMENTED_EXITS = {0, 1, 4, 5}

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 
 from bench.generate import SIZES, generate
-from checks.manifest import load_manifest
 from conftest import REPO, TargetRepo
 from readiness.init_manifest import main
+from readiness.manifest import load_manifest
 
 EXAMPLE = REPO / "examples" / "bqx_demo"
 #: The checks a script-level defect comes from (the Google side needs a project, not init).

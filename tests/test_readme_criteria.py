@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import re
 
-from checks.criteria import CRITERIA
 from conftest import REPO
+from readiness.criteria import CRITERIA
 
 
 def test_readme_lists_exactly_the_criteria_a_manifest_can_configure() -> None:

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from checks.manifest import ManifestError, load_manifest
 from conftest import MANIFEST_HEAD, AuditRun, TargetRepo, run_shared
+from readiness.manifest import ManifestError, load_manifest
 
 ENVIRONMENTS = f"""\
 [[environments]]
@@ -567,7 +567,7 @@ def test_bad_environment_is_one_clear_line(tmp_path: Path, body: str, message: s
 
 
 def test_scripts_run_in_the_first_environment_unless_told(tmp_path: Path) -> None:
-    from checks.manifest import environment_of
+    from readiness.manifest import environment_of
 
     body = '[[environments]]\nname = "jobs"\n[[environments]]\nname = "web"\n' + SCRIPT
     body += SCRIPT.replace("a.py", "b.py") + 'environment = "web"\n'

@@ -1,5 +1,5 @@
 """Secrets the audited repository quotes never reach an output, and neither do raw control
-characters: one redaction (checks/textsafe.py) stands between every finding and every output.
+characters: one redaction (readiness/textsafe.py) stands between every finding and every output.
 
 The repository plants credentials where findings quote it: a requirements line that does not
 parse (URL credentials), a Cloud Build argument (a token in a git URL), a Dockerfile CMD
@@ -14,8 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from checks.textsafe import one_line, redact, safe_text, visible
 from conftest import TargetRepo, run_suite
+from readiness.textsafe import one_line, redact, safe_text, visible
 
 REQ_TOKEN = "ghp_ReqLineToken0123456789abcdefXYZ"
 BUILD_TOKEN = "ghs_CloudBuildToken0123456789abcd"

@@ -14,10 +14,10 @@ from typing import Any
 
 import pytest
 
-from checks.criteria import CRITERIA
 from conftest import REPO, AuditRun, TargetRepo, run_shared, run_suite
+from readiness.criteria import CRITERIA
+from readiness.statuses import CRITERION_STATUS
 from reporting.root_causes import DEPENDENCIES, SERVICE_OF
-from reporting.statuses import CRITERION_STATUS
 
 
 def _script(path: str, priority: str, extra: str = "") -> str:

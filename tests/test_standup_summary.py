@@ -7,9 +7,9 @@ import datetime as dt
 from types import SimpleNamespace
 from typing import Any
 
-from checks.priority import Priority
+from readiness.priorities import Priority
+from readiness.records import CaseRecord, Outcome
 from reporting.aging import Aging, SlaStatus
-from reporting.records import CaseRecord, Outcome
 from reporting.root_causes import RootCause
 from reporting.standup import blocker_line, root_blockers
 

@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
-from checks.priority import Priority
 from conftest import MANIFEST_HEAD, REPO, AuditRun, TargetRepo, run_shared, run_suite
-from reporting.records import CaseRecord, Outcome
+from readiness.priorities import Priority
+from readiness.records import CaseRecord, Outcome
 from reporting.verdict import Verdict, decide
 
 EXAMPLE = REPO / "examples" / "bqx_demo"

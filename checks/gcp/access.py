@@ -19,7 +19,7 @@ from google.api_core.client_options import ClientOptions
 
 from checks.gcp.credentials import Identity
 from checks.gcp.errors import note_attempts
-from checks.manifest_gcp import Endpoints, Gcp
+from readiness.manifest.gcp import Endpoints, Gcp
 
 __all__ = ["ENDPOINTS_ENV", "GoogleAccess", "endpoints_for"]
 

@@ -29,7 +29,7 @@ from checks.gcp.access import GoogleAccess
 from checks.gcp.errors import ApiCallError, api_call, denied_permission, describe, recall, remember
 from checks.gcp.handover_file import wait_for
 from checks.gcp.scratch import proven_scratch
-from checks.manifest import LoadedManifest
+from readiness.manifest import LoadedManifest
 
 __all__ = [
     "BigQueryMetadata",

@@ -24,7 +24,6 @@ from typing import Any, Final
 
 import pytest
 
-from checks.cases import Case
 from checks.gcp.access import GoogleAccess, endpoints_for
 from checks.gcp.bq_snapshot import (
     HANDOVER_INPUT,
@@ -35,8 +34,9 @@ from checks.gcp.bq_snapshot import (
 )
 from checks.gcp.credentials import CredentialsError, resolve_identity
 from checks.gcp.handover_file import publish, publish_failure
-from checks.manifest_gcp import Gcp
 from checks.plugin import loaded_manifest
+from readiness.cases import Case
+from readiness.manifest.gcp import Gcp
 
 __all__ = ["Handover", "start_handover"]
 

@@ -29,9 +29,9 @@ from checks.gcp.bq_snapshot import DatasetRef
 from checks.gcp.credentials import CredentialsError, resolve_identity
 from checks.gcp.errors import ApiCallError, api_call
 from checks.gcp.scratch import SCRATCH_PREFIX, SCRATCH_TTL, ScratchNames, proven_scratch
-from checks.manifest import Manifest
 from checks.plugin import loaded_manifest
-from checks.textsafe import visible
+from readiness.manifest import Manifest
+from readiness.textsafe import visible
 
 __all__ = ["SWEEPER_KEY", "Fate", "ScratchSweeper", "SweepResult", "fate", "sweep", "sweep_result"]
 

@@ -12,7 +12,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from checks.manifest_gcp import Family, Rename
+from readiness.manifest.gcp import Family, Rename
 
 __all__ = [
     "RenamesFileError",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from checks.manifest import LoadedManifest
+from readiness.manifest import LoadedManifest
 from sandbox.fakes import QuotaInfoSeed, QuotaLimit, RunCondition, RunExecution, RunJob
 from sandbox.fakes.auth import UserKey
 from sandbox.seed import (

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from checks.priority import PRIORITY_MEANING, SLA, Priority
+from readiness.priorities import PRIORITY_MEANING, SLA, Priority
 from reporting.audit import Audit
 from reporting.documents import operations as ops_doc
 from reporting.documents.leftovers import leftover_lines

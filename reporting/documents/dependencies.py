@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+from readiness.records import CaseRecord
 from reporting.audit import Audit
 from reporting.documents.markdown import dated, header, table
-from reporting.records import CaseRecord
 
 __all__ = ["file_name", "render"]
 

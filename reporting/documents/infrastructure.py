@@ -7,12 +7,12 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from checks.criteria import CRITERIA
-from checks.priority import Priority
+from readiness.criteria import CRITERIA
+from readiness.priorities import Priority
+from readiness.records import CaseRecord, Outcome
+from readiness.statuses import item_status, status_text
 from reporting.audit import Audit
 from reporting.documents.markdown import dated, header, table
-from reporting.records import CaseRecord, Outcome
-from reporting.statuses import item_status, status_text
 
 __all__ = ["SECTIONS", "file_name", "human_bytes", "render"]
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from collections import Counter
 
+from readiness.statuses import STATUS_MEANING
 from reporting.audit import Audit
 from reporting.documents.markdown import dated, header, table
 from reporting.inventory import ScriptStatus
-from reporting.statuses import STATUS_MEANING
 
 __all__ = ["file_name", "render"]
 

@@ -7,11 +7,11 @@ from __future__ import annotations
 
 import datetime as dt
 
+from readiness.records import CaseRecord
 from reporting import trend
 from reporting.aging import SlaStatus, format_age
 from reporting.audit import Audit
 from reporting.documents.markdown import cell, table
-from reporting.records import CaseRecord
 from reporting.waivers import describe
 
 __all__ = ["blocker_rows", "cadence_table", "diff_lines", "history_line", "trend_image", "waiver_sections"]

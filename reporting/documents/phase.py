@@ -7,16 +7,16 @@ import re
 from dataclasses import dataclass
 from typing import Final
 
-from checks.criteria import CRITERIA, SubjectKind
-from checks.manifest import SECTION_SUBJECT
-from checks.manifest_base import AuditedItem
-from checks.manifest_gcp import Identity
-from checks.priority import Priority
+from readiness.criteria import CRITERIA, SubjectKind
+from readiness.manifest import SECTION_SUBJECT
+from readiness.manifest.base import AuditedItem
+from readiness.manifest.gcp import Identity
+from readiness.priorities import Priority
+from readiness.records import CaseRecord
+from readiness.statuses import item_status, status_text
 from reporting.audit import Audit
 from reporting.documents.markdown import cell, dated, header, table
-from reporting.records import CaseRecord
 from reporting.root_causes import RootCause
-from reporting.statuses import item_status, status_text
 from reporting.verdict import Risk
 
 __all__ = ["file_name", "item_risk", "render"]

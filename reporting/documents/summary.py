@@ -8,15 +8,15 @@ from __future__ import annotations
 
 from typing import Final
 
-from checks.criteria import CRITERIA
-from checks.priority import Priority
+from readiness.criteria import CRITERIA
+from readiness.priorities import Priority
+from readiness.records import CaseRecord
 from reporting.audit import Audit
 from reporting.documents import blockers as blockers_doc
 from reporting.documents import operations as ops_doc
 from reporting.documents.leftovers import leftover_lines
 from reporting.documents.markdown import cell, dated, header, table
 from reporting.inventory import undeclared_line
-from reporting.records import CaseRecord
 from reporting.root_causes import RootCause
 from reporting.verdict import Verdict
 

@@ -24,7 +24,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from checks.priority import Priority
+from readiness.priorities import Priority
+from readiness.records import Outcome
 from reporting.history.store import (
     CaseEntry,
     HistoryError,
@@ -33,7 +34,6 @@ from reporting.history.store import (
     from_utc_text,
     utc_text,
 )
-from reporting.records import Outcome
 
 __all__ = ["BUSY_TIMEOUT", "SqliteStore"]
 

@@ -6,8 +6,8 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 from typing import Any
 
-from checks.cases import Case
-from checks.priority import Priority
+from readiness.cases import Case
+from readiness.priorities import Priority
 
 __all__ = ["CaseRecord", "Outcome"]
 

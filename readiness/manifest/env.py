@@ -7,7 +7,7 @@ import re
 
 from pydantic import Field, field_validator
 
-from checks.manifest_base import StrictModel
+from readiness.manifest.base import StrictModel
 
 __all__ = ["DEFAULT_ENVIRONMENT", "Environment"]
 

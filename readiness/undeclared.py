@@ -10,9 +10,9 @@ from __future__ import annotations
 import weakref
 from typing import Final
 
-from checks.inspect.discovery import discover, guess_category
-from checks.manifest import LoadedManifest, Script
-from checks.priority import Priority
+from readiness.discovery import discover, guess_category
+from readiness.manifest import LoadedManifest, Script
+from readiness.priorities import Priority
 
 __all__ = ["UNDECLARED_CRITERIA", "UndeclaredScript", "undeclared_scripts"]
 

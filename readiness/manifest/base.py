@@ -6,7 +6,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-from checks.priority import Priority
+from readiness.priorities import Priority
 
 __all__ = ["AuditedItem", "Blocker", "PhasePriority", "PriorityField", "StrictModel"]
 

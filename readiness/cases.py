@@ -8,12 +8,12 @@ from typing import Any, Final
 
 import pytest
 
-from checks.criteria import CRITERIA, Criterion, SubjectKind
-from checks.discovery import UNDECLARED_CRITERIA, UndeclaredScript, undeclared_scripts
-from checks.manifest import SECTION_SUBJECT, Blocker, LoadedManifest, Script
-from checks.manifest_base import AuditedItem
-from checks.manifest_gcp import Bucket, Dataset, FamilyTarget, Identity
-from checks.priority import Priority
+from readiness.criteria import CRITERIA, Criterion, SubjectKind
+from readiness.manifest import SECTION_SUBJECT, Blocker, LoadedManifest, Script
+from readiness.manifest.base import AuditedItem
+from readiness.manifest.gcp import Bucket, Dataset, FamilyTarget, Identity
+from readiness.priorities import Priority
+from readiness.undeclared import UNDECLARED_CRITERIA, UndeclaredScript, undeclared_scripts
 
 __all__ = ["FACTS_KEY", "Case", "Item", "case_at", "cases_for", "param_for"]
 

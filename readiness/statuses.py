@@ -11,8 +11,8 @@ from collections.abc import Iterable
 from enum import StrEnum
 from typing import Final
 
-from checks.priority import Priority
-from reporting.records import CaseRecord
+from readiness.priorities import Priority
+from readiness.records import CaseRecord
 
 __all__ = ["CRITERION_STATUS", "STATUS_MEANING", "Status", "item_status", "status_text"]
 
@@ -23,7 +23,7 @@ class Status(StrEnum):
     MISSING = "MISSING"  # required, absent
     BLOCKED = "BLOCKED"  # exists, but cannot run as the phase will run it
     NOT_AUDITED = "NOT AUDITED"  # none of its cases was selected in this run
-    UNDECLARED = "UNDECLARED"  # in the repository, not in the manifest (checks.discovery)
+    UNDECLARED = "UNDECLARED"  # in the repository, not in the manifest (readiness.undeclared)
 
 
 #: What each status means, as the documents explain it.

@@ -26,11 +26,11 @@ from pydantic import (
     model_validator,
 )
 
-from checks.criteria import CRITERIA, SubjectKind
-from checks.inspect.discovery import DEFAULT_EXCLUDE
-from checks.manifest_base import AuditedItem, Blocker, StrictModel
-from checks.manifest_env import DEFAULT_ENVIRONMENT, Environment, relative_path
-from checks.manifest_gcp import (
+from readiness.criteria import CRITERIA, SubjectKind
+from readiness.discovery import DEFAULT_EXCLUDE
+from readiness.manifest.base import AuditedItem, Blocker, StrictModel
+from readiness.manifest.env import DEFAULT_ENVIRONMENT, Environment, relative_path
+from readiness.manifest.gcp import (
     Api,
     Bucket,
     Dataset,

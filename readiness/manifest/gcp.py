@@ -8,8 +8,8 @@ from typing import Literal, Self
 
 from pydantic import Field, field_validator, model_validator
 
-from checks.manifest_base import AuditedItem, StrictModel
-from checks.priority import Priority
+from readiness.manifest.base import AuditedItem, StrictModel
+from readiness.priorities import Priority
 
 __all__ = [
     "Api",
