@@ -28,7 +28,7 @@ lint:
 	$(BIN)/ruff format --check .
 
 typecheck:
-	$(BIN)/mypy checks reporting
+	$(BIN)/mypy checks reporting readiness
 	$(BIN)/mypy --strict sandbox
 
 unit:

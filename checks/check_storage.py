@@ -11,12 +11,13 @@ from typing import Any, Final
 import pytest
 from google.api_core import exceptions as api_exceptions
 
-from checks.findings import CheckError, age_text, finding, unverified
+from checks.findings import age_text, finding, unverified
 from checks.gcp.access import GoogleAccess
 from checks.gcp.errors import api_call, denied_permission, describe, service_disabled
 from checks.gcp.scratch import ScratchNames, proven_scratch
 from readiness.cases import Case
 from readiness.manifest.gcp import Bucket, ProbeMode
+from readiness.unverified import CheckError
 
 API: Final = "Cloud Storage"
 

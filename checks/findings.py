@@ -3,15 +3,13 @@
 from __future__ import annotations
 
 import datetime as dt
-import re
-from typing import Final, NoReturn
+from typing import NoReturn
 
 import pytest
 
-__all__ = ["CheckError", "age_text", "error_facts", "finding", "unverified"]
+from readiness.unverified import CheckError
 
-#: How checks/gcp/errors.describe words a call refused because its API is disabled.
-_DISABLED: Final = re.compile(r"API (?P<service>[a-z0-9.-]+\.googleapis\.com) is disabled")
+__all__ = ["age_text", "finding", "unverified"]
 
 
 def finding(message: str) -> NoReturn:
@@ -29,10 +27,6 @@ def unverified(message: str) -> NoReturn:
     raise CheckError(message) from None
 
 
-class CheckError(Exception):
-    """Raised when a criterion cannot be verified; reported as an error with this message."""
-
-
 def age_text(age: dt.timedelta) -> str:
     """An age the way a finding states it: "45 s", "12 min", "9.5 h", "9.0 days"."""
     seconds = age.total_seconds()
@@ -43,10 +37,3 @@ def age_text(age: dt.timedelta) -> str:
     if seconds < 72 * 3600:
         return f"{seconds / 3600:.1f} h"
     return f"{seconds / 86400:.1f} days"
-
-
-def error_facts(message: str) -> dict[str, str]:
-    """Facts an unverified case's message carries for its record: the disabled service (the
-    message is what survives the caches and the xdist handover, so it is the one source)."""
-    disabled = _DISABLED.search(message)
-    return {"service_disabled": disabled["service"]} if disabled else {}

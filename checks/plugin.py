@@ -13,14 +13,14 @@ from typing import Any, Final
 
 import pytest
 
-from readiness.cases import FACTS_KEY, cases_for, param_for
+from readiness.cases import Case, cases_for
 from readiness.criteria import CRITERIA
 from readiness.manifest import LoadedManifest, ManifestError, load_manifest
+from readiness.stash import FACTS_KEY, MANIFEST_KEY, loaded_manifest
 from readiness.textsafe import one_line
 
-__all__ = ["MANIFEST_KEY", "loaded_manifest"]
+__all__ = ["param_for"]
 
-MANIFEST_KEY: Final = pytest.StashKey[LoadedManifest]()
 _EMPTY_PARAMS_KEY: Final = pytest.StashKey[set[str]]()
 #: workerinput key: the manifest's bytes as the controller read them.
 _MANIFEST_INPUT: Final = "readiness_manifest_bytes"
@@ -56,10 +56,6 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_configure_node(node: Any) -> None:
     """xdist: every worker validates the very bytes the controller loaded."""
     node.workerinput[_MANIFEST_INPUT] = loaded_manifest(node.config).raw
-
-
-def loaded_manifest(config: pytest.Config) -> LoadedManifest:
-    return config.stash[MANIFEST_KEY]
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
@@ -105,3 +101,8 @@ def facts(request: pytest.FixtureRequest) -> dict[str, Any]:
 def manifest(request: pytest.FixtureRequest) -> LoadedManifest:
     """The validated manifest with the target root and the audited phase."""
     return loaded_manifest(request.config)
+
+
+def param_for(case: Case) -> Any:
+    """A pytest.param carrying the case's own priority marker, so `-m p0` selects per case."""
+    return pytest.param(case, id=case.subject, marks=[getattr(pytest.mark, case.priority.marker)])

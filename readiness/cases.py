@@ -6,8 +6,6 @@ import weakref
 from dataclasses import dataclass
 from typing import Any, Final
 
-import pytest
-
 from readiness.criteria import CRITERIA, Criterion, SubjectKind
 from readiness.manifest import SECTION_SUBJECT, Blocker, LoadedManifest, Script
 from readiness.manifest.base import AuditedItem
@@ -15,12 +13,9 @@ from readiness.manifest.gcp import Bucket, Dataset, FamilyTarget, Identity
 from readiness.priorities import Priority
 from readiness.undeclared import UNDECLARED_CRITERIA, UndeclaredScript, undeclared_scripts
 
-__all__ = ["FACTS_KEY", "Case", "Item", "case_at", "cases_for", "param_for"]
+__all__ = ["Case", "Item", "case_at", "cases_for"]
 
 Item = AuditedItem
-
-#: Facts a check gathered while it ran (versions found, imports seen); they travel on the report.
-FACTS_KEY: Final = pytest.StashKey[dict[str, Any]]()
 
 #: cases_for's results per manifest; weak, so a manifest's cases go with it (tests load many).
 _BUILT: Final[weakref.WeakKeyDictionary[LoadedManifest, dict[str, tuple[Case, ...]]]] = (
@@ -186,8 +181,3 @@ def _owner(loaded: LoadedManifest, item: Item, criterion: Criterion, criterion_o
         or owners.by_category.get(criterion.area.value, "")
         or owners.default
     )
-
-
-def param_for(case: Case) -> Any:
-    """A pytest.param carrying the case's own priority marker, so `-m p0` selects per case."""
-    return pytest.param(case, id=case.subject, marks=[getattr(pytest.mark, case.priority.marker)])

@@ -15,9 +15,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from checks.inspect.files import MAX_SOURCE_BYTES
+__all__ = ["DEFAULT_EXCLUDE", "MAX_SOURCE_BYTES", "Found", "discover", "excluded", "guess_category"]
 
-__all__ = ["DEFAULT_EXCLUDE", "Found", "discover", "excluded", "guess_category"]
+#: Scripts larger than this are not parsed: a generated or vendored blob is not a script.
+MAX_SOURCE_BYTES: Final = 5 * 1024 * 1024
 
 #: What a fresh audit leaves out: tests, virtualenvs and vendored trees, and the suite's own
 #: output. Hidden folders (`.git`, `.venv`, `.github`) are always skipped; a folder holding a

@@ -19,13 +19,12 @@ from typing import TYPE_CHECKING, Any, Final
 import pytest
 from tabulate import tabulate
 
-from checks.findings import CheckError, error_facts
-from checks.gcp.sweeper import sweep_result
-from checks.plugin import loaded_manifest
-from readiness.cases import FACTS_KEY, Case, case_at
+from readiness.cases import Case, case_at
 from readiness.clock import parse_now
 from readiness.records import CaseRecord, Outcome
+from readiness.stash import FACTS_KEY, SWEEP_KEY, loaded_manifest
 from readiness.textsafe import safe_obj, safe_text
+from readiness.unverified import CheckError, error_facts
 from reporting import trend
 from reporting.audit import Audit, RunInfo, build_audit
 from reporting.documents import render_all, results_file_name
@@ -264,9 +263,9 @@ class ReadinessPlugin:
             self.nothing_ran = f"no case ran ({why}): no verdict, no documents written"
             return
         audit = self.build()
-        swept = sweep_result(self.config)
+        swept = self.config.stash.get(SWEEP_KEY, None)
         if swept is not None:
-            audit.extra["scratch_sweep"] = swept.to_json()
+            audit.extra["scratch_sweep"] = swept
         self.record_history(audit)
         notifying = bool(self.config.getoption("notify"))
         if notifying:

@@ -36,8 +36,8 @@ from typing import Any, Final, final
 
 import pytest
 
-from checks.plugin import loaded_manifest
 from readiness.manifest import LoadedManifest
+from readiness.stash import loaded_manifest
 from sandbox.processes import (
     INSTALL_SCRIPT,
     REPO_ROOT,

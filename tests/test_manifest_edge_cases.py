@@ -59,7 +59,7 @@ import pytest
 def pytest_configure(config):
     # On the controller, after it loaded the manifest and before any worker starts.
     if not hasattr(config, "workerinput"):
-        from checks.plugin import loaded_manifest
+        from readiness.stash import loaded_manifest
 
         loaded_manifest(config).path.write_text("this is = [not valid TOML")
 """

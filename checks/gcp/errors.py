@@ -13,7 +13,7 @@ import requests
 from google.api_core import exceptions as api_exceptions
 from google.protobuf import json_format
 
-from checks.findings import CheckError
+from readiness.unverified import CheckError
 
 __all__ = [
     "ApiCallError",

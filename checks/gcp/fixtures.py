@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import pytest
 
-from checks.findings import CheckError
 from checks.gcp.access import GoogleAccess, endpoints_for
 from checks.gcp.credentials import CredentialsError, resolve_identity
 from checks.gcp.scratch import ScratchNames
-from checks.plugin import loaded_manifest
+from readiness.stash import loaded_manifest
+from readiness.unverified import CheckError
 
 __all__ = ["google", "scratch"]
 

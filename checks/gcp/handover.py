@@ -34,9 +34,9 @@ from checks.gcp.bq_snapshot import (
 )
 from checks.gcp.credentials import CredentialsError, resolve_identity
 from checks.gcp.handover_file import publish, publish_failure
-from checks.plugin import loaded_manifest
 from readiness.cases import Case
 from readiness.manifest.gcp import Gcp
+from readiness.stash import loaded_manifest
 
 __all__ = ["Handover", "start_handover"]
 

@@ -29,11 +29,11 @@ from checks.gcp.bq_snapshot import DatasetRef
 from checks.gcp.credentials import CredentialsError, resolve_identity
 from checks.gcp.errors import ApiCallError, api_call
 from checks.gcp.scratch import SCRATCH_PREFIX, SCRATCH_TTL, ScratchNames, proven_scratch
-from checks.plugin import loaded_manifest
 from readiness.manifest import Manifest
+from readiness.stash import SWEEP_KEY, loaded_manifest
 from readiness.textsafe import visible
 
-__all__ = ["SWEEPER_KEY", "Fate", "ScratchSweeper", "SweepResult", "fate", "sweep", "sweep_result"]
+__all__ = ["SWEEPER_KEY", "Fate", "ScratchSweeper", "SweepResult", "fate", "sweep"]
 
 SWEEPER_KEY: Final = pytest.StashKey["ScratchSweeper"]()
 
@@ -230,6 +230,7 @@ class ScratchSweeper:
             self.result = self._sweep()
         except Exception as exc:  # a sweep must never stop the audit it precedes
             self.result = SweepResult(error=f"sweep failed: {type(exc).__name__}: {exc}")
+        self.config.stash[SWEEP_KEY] = self.result.to_json()
 
     def _sweep(self) -> SweepResult:
         manifest = loaded_manifest(self.config).manifest
@@ -266,12 +267,6 @@ class ScratchSweeper:
             )
         for failure in result.failed:
             tr.write_line(f"  FAILED {visible(failure, newlines=False)}", red=True)
-
-
-def sweep_result(config: pytest.Config) -> SweepResult | None:
-    """This run's sweep, if --sweep-scratch asked for one (controller only)."""
-    sweeper = config.stash.get(SWEEPER_KEY, None)
-    return sweeper.result if sweeper is not None else None
 
 
 def pytest_configure(config: pytest.Config) -> None:

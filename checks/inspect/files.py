@@ -7,10 +7,9 @@ import os
 import tokenize
 from pathlib import Path
 
-__all__ = ["MAX_SOURCE_BYTES", "RepoFileError", "is_executable", "read_text", "resolve_inside"]
+from readiness.discovery import MAX_SOURCE_BYTES
 
-#: Scripts larger than this are not parsed: a generated or vendored blob is not a script.
-MAX_SOURCE_BYTES = 5 * 1024 * 1024
+__all__ = ["RepoFileError", "is_executable", "read_text", "resolve_inside"]
 
 
 class RepoFileError(Exception):

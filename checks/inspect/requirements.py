@@ -28,7 +28,7 @@ from packaging.markers import UndefinedComparison, UndefinedEnvironmentName, def
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import InvalidWheelFilename, canonicalize_name, parse_wheel_filename
 
-from checks.inspect.files import MAX_SOURCE_BYTES
+from readiness.discovery import MAX_SOURCE_BYTES
 
 __all__ = [
     "Pin",
