@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from readiness.criteria import CRITERIA, Criterion, SubjectKind
-from readiness.manifest import SECTION_SUBJECT, Blocker, LoadedManifest, Script
+from readiness.criteria import CRITERIA, Criterion, Needs, SubjectKind
+from readiness.manifest import Blocker, LoadedManifest, Script
 from readiness.manifest.base import AuditedItem
 from readiness.manifest.gcp import Bucket, Dataset, FamilyTarget, Identity
 from readiness.priorities import Priority
-from readiness.undeclared import UNDECLARED_CRITERIA, UndeclaredScript, undeclared_scripts
+from readiness.undeclared import UndeclaredScript, undeclared_scripts
 
 __all__ = ["Case", "Item", "case_at", "cases_for"]
 
@@ -22,11 +23,20 @@ _BUILT: Final[weakref.WeakKeyDictionary[LoadedManifest, dict[str, tuple[Case, ..
     weakref.WeakKeyDictionary()
 )
 
-#: Criteria that only make sense once the script is there; a missing script is reported once,
-#: by script_exists, instead of once per criterion.
-_NEEDS_PRESENT_FILE: Final = frozenset(
-    c.id for c in CRITERIA.values() if c.subject is SubjectKind.SCRIPT and c.id != "script_exists"
-)
+#: Whether an item has what a criterion needs (`Criterion.needs`), one test per `Needs`.
+_HAS: Final[dict[Needs, Callable[[AuditedItem, LoadedManifest], bool]]] = {
+    Needs.FILE: lambda item, loaded: isinstance(item, Script) and (loaded.root / item.path).is_file(),
+    Needs.FLAGS: lambda item, _: isinstance(item, Script) and bool(item.flags),
+    Needs.IMPERSONATION: lambda _, loaded: bool(loaded.manifest.gcp and loaded.manifest.gcp.impersonate),
+    Needs.WRITES: lambda item, _: isinstance(item, Dataset | Bucket) and item.writes,
+    Needs.REQUIRED_COLUMNS: lambda item, _: (
+        isinstance(item, FamilyTarget) and bool(item.family.required_columns)
+    ),
+    Needs.NAME_PATTERN: lambda item, _: (
+        isinstance(item, FamilyTarget) and bool(item.family.table_pattern or item.family.column_pattern)
+    ),
+    Needs.CHECKPOINT_PREFIX: lambda item, _: isinstance(item, Bucket) and bool(item.checkpoint_prefix),
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -105,39 +115,19 @@ def _items(loaded: LoadedManifest, kind: SubjectKind) -> list[Item]:
         return _identities(loaded)
     if kind is SubjectKind.FAMILY:
         return _family_targets(loaded)
-    section = next(s for s, k in SECTION_SUBJECT.items() if k is kind)
-    items: list[Item] = list(getattr(loaded.manifest, section))
+    items: list[Item] = list(getattr(loaded.manifest, kind.manifest_field))
     if kind is SubjectKind.SCRIPT:
         items.extend(undeclared_scripts(loaded))
     return items
 
 
 def _applies(criterion: Criterion, item: Item, loaded: LoadedManifest) -> bool:
-    cid = criterion.id
-    if isinstance(item, UndeclaredScript) and cid not in UNDECLARED_CRITERIA:
+    if isinstance(item, UndeclaredScript) and not criterion.undeclared:
         return False
-    if isinstance(item, Script):
-        if criterion.script_kinds and item.script_kind.value not in criterion.script_kinds:
-            return False
-        if cid == "cli_flags" and not item.flags:
-            return False
-        if cid in _NEEDS_PRESENT_FILE:
-            return (loaded.root / item.path).is_file()
-        return True
-    if isinstance(item, Identity):
-        gcp = loaded.manifest.gcp
-        return cid != "credentials_impersonation" or bool(gcp and gcp.impersonate)
-    if isinstance(item, Dataset):
-        return cid != "bq_write_probe" or item.writes
-    if isinstance(item, FamilyTarget):
-        if cid == "schema_mandate":
-            return bool(item.family.required_columns)
-        return bool(item.family.table_pattern or item.family.column_pattern)
-    if isinstance(item, Bucket):
-        if cid == "checkpoint_fresh":
-            return bool(item.checkpoint_prefix)
-        return cid != "gcs_write_probe" or item.writes
-    return True
+    kinds = criterion.script_kinds
+    if kinds and isinstance(item, Script) and item.script_kind.value not in kinds:
+        return False
+    return all(_HAS[need](item, loaded) for need in criterion.needs)
 
 
 def cases_for(criterion_id: str, loaded: LoadedManifest) -> tuple[Case, ...]:

@@ -2,7 +2,10 @@
 
 Each check function names its criterion with `@pytest.mark.criterion("id")`; the manifest may
 override a criterion's blocker metadata under `[criteria.<id>]`, and an unknown id there is a
-manifest error, so this table is the single list of what the suite can verify.
+manifest error, so this table is the single list of what the suite can verify. A criterion's
+declaration says everything the rest of the suite asks of it: what it is applied to (`subject`,
+`script_kinds`, `needs`, `undeclared`), where the infrastructure report shows it (`section`)
+and what its blocker says.
 """
 
 from __future__ import annotations
@@ -11,7 +14,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
-__all__ = ["CRITERIA", "Area", "Criterion", "SubjectKind"]
+__all__ = ["CRITERIA", "Area", "Criterion", "Needs", "Section", "SubjectKind"]
 
 
 class SubjectKind(StrEnum):
@@ -38,6 +41,65 @@ class SubjectKind(StrEnum):
         """Criteria over this kind talk to Google APIs (and need credentials)."""
         return self not in (SubjectKind.SCRIPT, SubjectKind.PACKAGE, SubjectKind.TOOL)
 
+    @property
+    def manifest_field(self) -> str:
+        """The manifest's list of items of this kind; "" for a kind derived from other items
+        (the identity from `[gcp]`, a mandate family from `datasets[].mandates`)."""
+        return _MANIFEST_FIELD.get(self, "")
+
+
+_MANIFEST_FIELD: Final[dict[SubjectKind, str]] = {
+    SubjectKind.SCRIPT: "scripts",
+    SubjectKind.PACKAGE: "packages",
+    SubjectKind.TOOL: "tools",
+    SubjectKind.DATASET: "datasets",
+    SubjectKind.SOURCE_TABLE: "source_tables",
+    SubjectKind.LEGACY_VIEWS: "legacy_views",
+    SubjectKind.QUERY: "queries",
+    SubjectKind.BUCKET: "buckets",
+    SubjectKind.JOB: "jobs",
+    SubjectKind.PERMISSION_SET: "permissions",
+    SubjectKind.QUOTA: "quotas",
+    SubjectKind.API: "apis",
+}
+
+
+class Section(StrEnum):
+    """The infrastructure report's sections, in its order; every one has its summary columns
+    (reporting/documents/infrastructure.py), and one none of whose checks ran says so."""
+
+    CREDENTIALS = "Credentials and identity"
+    BIGQUERY = "BigQuery datasets"
+    MANDATES = "Naming and schema mandates"
+    DATA = "Data dependencies"
+    STORAGE = "Cloud Storage"
+    CLOUD_RUN = "Cloud Run jobs"
+    CONTAINERS = "Container builds"
+    IAM = "IAM permissions"
+    QUOTAS = "Quotas and cost"
+    APIS = "Enabled APIs"
+
+
+class Needs(StrEnum):
+    """What an item must have for a criterion to apply to it; without it no case is generated
+    (readiness/cases.py holds one test per member)."""
+
+    #: The script is in the tree: a missing one is reported once, by script_exists, instead of
+    #: once per criterion.
+    FILE = "file"
+    #: The script declares the flags the runbook passes.
+    FLAGS = "flags"
+    #: `[gcp].impersonate` names a service account.
+    IMPERSONATION = "impersonation"
+    #: The phase writes to the dataset or bucket (`writes = true`).
+    WRITES = "writes"
+    #: The mandate family lists required columns.
+    REQUIRED_COLUMNS = "required columns"
+    #: The mandate family has a table or column name pattern.
+    NAME_PATTERN = "name pattern"
+    #: The bucket declares where its checkpoints are.
+    CHECKPOINT_PREFIX = "checkpoint prefix"
+
 
 class Area(StrEnum):
     """Where a blocker belongs in the review (the team's issue categories)."""
@@ -58,8 +120,13 @@ class Criterion:
     area: Area
     #: Script kinds (python, shell, dockerfile, cloudbuild) the criterion applies to; empty = all.
     script_kinds: tuple[str, ...] = ()
-    #: Section of the infrastructure report the criterion fills ("" = not infrastructure).
-    section: str = ""
+    #: Section of the infrastructure report the criterion fills (None = not infrastructure).
+    section: Section | None = None
+    #: What an item must have for the criterion to apply to it (all of them).
+    needs: tuple[Needs, ...] = ()
+    #: Also applied to scripts the manifest does not name (readiness/undeclared.py): only
+    #: criteria that need nothing a declaration says (no flags, no purpose, no phase).
+    undeclared: bool = False
     impact: str = ""
     mitigation: str = ""
     action: str = ""
@@ -83,6 +150,8 @@ CRITERIA: Final[dict[str, Criterion]] = {
             SubjectKind.SCRIPT,
             Area.SCRIPTS,
             ("python",),
+            needs=(Needs.FILE,),
+            undeclared=True,
             impact="the script fails at start-up",
             action="fix the syntax error",
         ),
@@ -92,6 +161,8 @@ CRITERIA: Final[dict[str, Criterion]] = {
             SubjectKind.SCRIPT,
             Area.SCRIPTS,
             ("shell",),
+            needs=(Needs.FILE,),
+            undeclared=True,
             impact="the script fails at start-up",
             action="fix the syntax error",
         ),
@@ -101,6 +172,11 @@ CRITERIA: Final[dict[str, Criterion]] = {
             SubjectKind.SCRIPT,
             Area.SCRIPTS,
             ("shell",),
+            # Not on undeclared scripts: whether the bit matters depends on how the script is run
+            # (sourced, `bash x.sh`, `./x.sh`), which only a declaration says. On
+            # GoogleCloudPlatform/cloud-build-samples 4 of its 5 findings were false (a sourced
+            # library, scripts run with bash).
+            needs=(Needs.FILE,),
             impact="direct invocation fails with 'permission denied'",
             mitigation="invoke through `bash script.sh`",
             action="chmod +x and commit the mode",
@@ -111,6 +187,8 @@ CRITERIA: Final[dict[str, Criterion]] = {
             SubjectKind.SCRIPT,
             Area.DEPENDENCIES,
             ("python",),
+            needs=(Needs.FILE,),
+            undeclared=True,
             impact="the script fails with ModuleNotFoundError",
             action="add the missing package to the requirements and the runtime image",
         ),
@@ -120,6 +198,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             SubjectKind.SCRIPT,
             Area.SCRIPTS,
             ("python", "shell"),
+            needs=(Needs.FILE, Needs.FLAGS),
             impact="the runbook's invocation is rejected or silently ignores the flag",
             action="add the flags to the script's argument parser",
         ),
@@ -129,7 +208,9 @@ CRITERIA: Final[dict[str, Criterion]] = {
             SubjectKind.SCRIPT,
             Area.INFRASTRUCTURE,
             ("dockerfile",),
-            section="Container builds",
+            needs=(Needs.FILE,),
+            undeclared=True,
+            section=Section.CONTAINERS,
             impact="the image build fails",
             action="fix the COPY/ADD paths or add the files",
         ),
@@ -139,7 +220,8 @@ CRITERIA: Final[dict[str, Criterion]] = {
             SubjectKind.SCRIPT,
             Area.INFRASTRUCTURE,
             ("dockerfile",),
-            section="Container builds",
+            needs=(Needs.FILE,),
+            section=Section.CONTAINERS,
             impact="the container exits at start",
             action="point ENTRYPOINT/CMD at a script copied into the image",
         ),
@@ -149,7 +231,9 @@ CRITERIA: Final[dict[str, Criterion]] = {
             SubjectKind.SCRIPT,
             Area.INFRASTRUCTURE,
             ("cloudbuild",),
-            section="Container builds",
+            needs=(Needs.FILE,),
+            undeclared=True,
+            section=Section.CONTAINERS,
             impact="the build cannot be submitted",
             action="fix the YAML",
         ),
@@ -159,7 +243,8 @@ CRITERIA: Final[dict[str, Criterion]] = {
             SubjectKind.SCRIPT,
             Area.INFRASTRUCTURE,
             ("cloudbuild",),
-            section="Container builds",
+            needs=(Needs.FILE,),
+            section=Section.CONTAINERS,
             impact="the build fails at the docker step",
             action="fix the -f path or add the Dockerfile",
         ),
@@ -193,7 +278,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "credentials yield an access token",
             SubjectKind.IDENTITY,
             Area.INFRASTRUCTURE,
-            section="Credentials and identity",
+            section=Section.CREDENTIALS,
             impact="nothing on Google Cloud can be run or verified",
             action="run `gcloud auth application-default login` or provide workload identity",
         ),
@@ -202,7 +287,8 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "pipeline service account can be impersonated",
             SubjectKind.IDENTITY,
             Area.INFRASTRUCTURE,
-            section="Credentials and identity",
+            needs=(Needs.IMPERSONATION,),
+            section=Section.CREDENTIALS,
             impact="checks and jobs cannot act as the pipeline identity",
             action="grant roles/iam.serviceAccountTokenCreator on the service account",
         ),
@@ -211,7 +297,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "no user-managed key older than the limit",
             SubjectKind.IDENTITY,
             Area.INFRASTRUCTURE,
-            section="Credentials and identity",
+            section=Section.CREDENTIALS,
             impact="a long-lived key is a standing credential-leak risk",
             action="rotate or delete the key; prefer workload identity",
         ),
@@ -220,7 +306,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "dataset is reachable",
             SubjectKind.DATASET,
             Area.INFRASTRUCTURE,
-            section="BigQuery datasets",
+            section=Section.BIGQUERY,
             impact="the phase cannot read or write its tables",
             action="create the dataset or grant access to the pipeline identity",
         ),
@@ -229,7 +315,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "table inventory as expected",
             SubjectKind.DATASET,
             Area.DATA_QUALITY,
-            section="BigQuery datasets",
+            section=Section.BIGQUERY,
             impact="tables the phase expects are absent",
             action="regenerate the missing tables before the phase starts",
         ),
@@ -238,7 +324,8 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "pipeline identity can create, rename and delete tables",
             SubjectKind.DATASET,
             Area.INFRASTRUCTURE,
-            section="BigQuery datasets",
+            needs=(Needs.WRITES,),
+            section=Section.BIGQUERY,
             impact="the phase's writes fail part-way",
             action="grant roles/bigquery.dataEditor on the dataset to the pipeline identity",
         ),
@@ -247,7 +334,8 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "table and column names follow the mandate",
             SubjectKind.FAMILY,
             Area.NAMING,
-            section="Naming and schema mandates",
+            needs=(Needs.NAME_PATTERN,),
+            section=Section.MANDATES,
             impact="downstream code that relies on the mandated names breaks",
             action="rename the non-compliant tables (see the inventory for the full list)",
         ),
@@ -256,7 +344,8 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "tables carry the mandated columns",
             SubjectKind.FAMILY,
             Area.DATA_QUALITY,
-            section="Naming and schema mandates",
+            needs=(Needs.REQUIRED_COLUMNS,),
+            section=Section.MANDATES,
             impact="feature joins and training reads fail on missing columns",
             action="regenerate the tables with the mandated schema",
         ),
@@ -265,7 +354,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "legacy names are views expiring within the grace period",
             SubjectKind.LEGACY_VIEWS,
             Area.NAMING,
-            section="Naming and schema mandates",
+            section=Section.MANDATES,
             impact="consumers of the old names break at the rename",
             action="create the legacy-name views with an expiration inside the grace period",
         ),
@@ -274,7 +363,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "source table exists, is non-empty and fresh",
             SubjectKind.SOURCE_TABLE,
             Area.DATA_QUALITY,
-            section="Data dependencies",
+            section=Section.DATA,
             impact="derived tables would be generated from stale or missing data",
             action="re-run the upstream load before the generation starts",
         ),
@@ -283,7 +372,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "dry-run cost within the phase budget",
             SubjectKind.QUERY,
             Area.INFRASTRUCTURE,
-            section="Quotas and cost",
+            section=Section.QUOTAS,
             impact="the phase overruns its budget or the daily quota",
             action="partition/cluster the tables or narrow the queries",
         ),
@@ -292,7 +381,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "bucket is reachable",
             SubjectKind.BUCKET,
             Area.INFRASTRUCTURE,
-            section="Cloud Storage",
+            section=Section.STORAGE,
             impact="extract and merge jobs cannot read or write checkpoints",
             action="create the bucket or grant access to the pipeline identity",
         ),
@@ -301,7 +390,8 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "checkpoints are readable and recent",
             SubjectKind.BUCKET,
             Area.DATA_QUALITY,
-            section="Cloud Storage",
+            needs=(Needs.CHECKPOINT_PREFIX,),
+            section=Section.STORAGE,
             impact="a resumed run starts from stale checkpoints",
             action="re-run the extraction that writes the checkpoints",
         ),
@@ -310,7 +400,8 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "pipeline identity can write, read back and delete objects",
             SubjectKind.BUCKET,
             Area.INFRASTRUCTURE,
-            section="Cloud Storage",
+            needs=(Needs.WRITES,),
+            section=Section.STORAGE,
             impact="checkpoint writes fail during the run",
             action="grant roles/storage.objectAdmin on the bucket to the pipeline identity",
         ),
@@ -319,7 +410,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "Cloud Run job exists and is ready",
             SubjectKind.JOB,
             Area.INFRASTRUCTURE,
-            section="Cloud Run jobs",
+            section=Section.CLOUD_RUN,
             impact="the job cannot be executed",
             action="deploy the job (gcloud run jobs deploy)",
         ),
@@ -328,7 +419,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "job image, service account and timeout as declared",
             SubjectKind.JOB,
             Area.INFRASTRUCTURE,
-            section="Cloud Run jobs",
+            section=Section.CLOUD_RUN,
             impact="the job runs stale code or as the wrong identity, or times out",
             action="redeploy the job with the declared image, service account and timeout",
         ),
@@ -337,7 +428,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "latest execution succeeded",
             SubjectKind.JOB,
             Area.INFRASTRUCTURE,
-            section="Cloud Run jobs",
+            section=Section.CLOUD_RUN,
             impact="the job is likely to fail again",
             action="read the failed execution's logs and fix the cause",
         ),
@@ -346,7 +437,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "pipeline identity holds the phase's permissions",
             SubjectKind.PERMISSION_SET,
             Area.INFRASTRUCTURE,
-            section="IAM permissions",
+            section=Section.IAM,
             impact="the phase's steps fail with 403",
             action="grant the missing permissions (a role that contains them)",
         ),
@@ -355,7 +446,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "quota covers the phase's planned usage",
             SubjectKind.QUOTA,
             Area.INFRASTRUCTURE,
-            section="Quotas and cost",
+            section=Section.QUOTAS,
             impact="the phase is throttled or stopped by a quota",
             action="request a quota increase or spread the work over days",
         ),
@@ -364,7 +455,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             "API is enabled",
             SubjectKind.API,
             Area.INFRASTRUCTURE,
-            section="Enabled APIs",
+            section=Section.APIS,
             impact="every call to the API fails",
             action="gcloud services enable the API",
         ),

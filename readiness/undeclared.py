@@ -1,8 +1,9 @@
 """Scripts of the repository that the manifest does not name: audited too, at P3, as UNDECLARED.
 
 A script nobody declared is still a script somebody may run; the checks that need no
-declaration (it parses, it is executable, its imports resolve, its Dockerfile's sources exist)
-run on it so that completeness does not depend on the manifest being complete.
+declaration (it parses, its imports resolve, its Dockerfile's sources exist: the criteria
+declared `undeclared=True`) run on it so that completeness does not depend on the manifest
+being complete.
 """
 
 from __future__ import annotations
@@ -14,21 +15,7 @@ from readiness.discovery import discover, guess_category
 from readiness.manifest import LoadedManifest, Script
 from readiness.priorities import Priority
 
-__all__ = ["UNDECLARED_CRITERIA", "UndeclaredScript", "undeclared_scripts"]
-
-#: Criteria that need nothing from a declaration (no flags, no purpose, no phase).
-#: Not shell_executable: whether the bit matters depends on how the script is run (sourced,
-#: `bash x.sh`, `./x.sh`), which only a declaration says. On GoogleCloudPlatform/
-#: cloud-build-samples 4 of its 5 findings were false (a sourced library, scripts run with bash).
-UNDECLARED_CRITERIA: Final = frozenset(
-    {
-        "python_parses",
-        "shell_parses",
-        "imports_resolve",
-        "docker_sources",
-        "cloudbuild_parses",
-    }
-)
+__all__ = ["UndeclaredScript", "undeclared_scripts"]
 
 _FOUND: Final[weakref.WeakKeyDictionary[LoadedManifest, tuple[UndeclaredScript, ...]]] = (
     weakref.WeakKeyDictionary()

@@ -290,21 +290,10 @@ class CriterionSettings(StrictModel):
 
 #: Manifest sections of audited items and the subject kind of the criteria applied to them.
 SECTION_SUBJECT: Final[dict[str, SubjectKind]] = {
-    "scripts": SubjectKind.SCRIPT,
-    "packages": SubjectKind.PACKAGE,
-    "tools": SubjectKind.TOOL,
-    "datasets": SubjectKind.DATASET,
-    "source_tables": SubjectKind.SOURCE_TABLE,
-    "legacy_views": SubjectKind.LEGACY_VIEWS,
-    "queries": SubjectKind.QUERY,
-    "buckets": SubjectKind.BUCKET,
-    "jobs": SubjectKind.JOB,
-    "permissions": SubjectKind.PERMISSION_SET,
-    "quotas": SubjectKind.QUOTA,
-    "apis": SubjectKind.API,
+    k.manifest_field: k for k in SubjectKind if k.manifest_field
 }
 #: Sections that talk to Google and so need `[gcp]`.
-_GOOGLE_SECTIONS: Final = tuple(k for k in SECTION_SUBJECT if k not in ("scripts", "packages", "tools"))
+_GOOGLE_SECTIONS: Final = tuple(field for field, kind in SECTION_SUBJECT.items() if kind.google)
 
 
 class Manifest(StrictModel):

@@ -7,29 +7,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
 
-from readiness.criteria import CRITERIA
+from readiness.criteria import CRITERIA, Section
 from readiness.priorities import Priority
 from readiness.records import CaseRecord, Outcome
 from readiness.statuses import item_status, status_text
 from reporting.audit import Audit
 from reporting.documents.markdown import dated, header, table
 
-__all__ = ["SECTIONS", "file_name", "human_bytes", "render"]
-
-#: The report's sections, in order. A section none of whose checks ran stays in the report,
-#: marked "not audited", so a gap is never mistaken for a pass.
-SECTIONS: Final[tuple[str, ...]] = (
-    "Credentials and identity",
-    "BigQuery datasets",
-    "Naming and schema mandates",
-    "Data dependencies",
-    "Cloud Storage",
-    "Cloud Run jobs",
-    "Container builds",
-    "IAM permissions",
-    "Quotas and cost",
-    "Enabled APIs",
-)
+__all__ = ["COLUMNS", "file_name", "human_bytes", "render"]
 
 
 def human_bytes(value: Any) -> str:
@@ -104,15 +89,16 @@ def _missing_permissions(s: _Subject) -> str:
     return rec.message
 
 
-#: Summary columns per section, read from the facts the checks recorded.
-_COLUMNS: Final[dict[str, tuple[_Column, ...]]] = {
-    "Credentials and identity": (
+#: Summary columns per section, read from the facts the checks recorded. A section none of whose
+#: checks ran stays in the report, marked "not audited", so a gap is never mistaken for a pass.
+COLUMNS: Final[dict[Section, tuple[_Column, ...]]] = {
+    Section.CREDENTIALS: (
         _Column("Acting as", _fact("credentials_token", "principal")),
         _Column("Token obtained", lambda s: s.verified("credentials_token")),
         _Column("Impersonation", lambda s: s.verified("credentials_impersonation")),
         _Column("User-managed keys", _fact("sa_key_age", "user_managed_keys", _count)),
     ),
-    "BigQuery datasets": (
+    Section.BIGQUERY: (
         _Column("Reachable", lambda s: s.verified("dataset_reachable")),
         _Column("Tables", _fact("dataset_inventory", "tables", _count)),
         _Column("Views", _fact("dataset_inventory", "views", _count)),
@@ -120,7 +106,7 @@ _COLUMNS: Final[dict[str, tuple[_Column, ...]]] = {
         _Column("Last modified", _fact("dataset_inventory", "last_modified")),
         _Column("Write access verified", lambda s: s.verified("bq_write_probe", "not needed")),
     ),
-    "Naming and schema mandates": (
+    Section.MANDATES: (
         _Column(
             "Tables",
             lambda s: _count(s.fact("naming_mandate", "tables") or s.fact("schema_mandate", "tables")),
@@ -128,36 +114,36 @@ _COLUMNS: Final[dict[str, tuple[_Column, ...]]] = {
         _Column("Non-compliant names", _fact("naming_mandate", "non_compliant", _count)),
         _Column("Renames", _fact("legacy_views", "renames", _count)),
     ),
-    "Data dependencies": (
+    Section.DATA: (
         _Column("Rows", _fact("source_fresh", "rows", _count)),
         _Column("Last modified", _fact("source_fresh", "last_modified")),
         _Column("Age", _fact("source_fresh", "age_hours", _hours)),
     ),
-    "Cloud Storage": (
+    Section.STORAGE: (
         _Column("Reachable", lambda s: s.verified("bucket_reachable")),
         _Column("Checkpoints", _fact("checkpoint_fresh", "checkpoints", _count)),
         _Column("Newest checkpoint age", _fact("checkpoint_fresh", "newest_age_hours", _hours)),
         _Column("Write access verified", lambda s: s.verified("gcs_write_probe", "not needed")),
     ),
-    "Cloud Run jobs": (
+    Section.CLOUD_RUN: (
         _Column("Ready", lambda s: s.verified("run_job_ready")),
         _Column("Image", _fact("run_job_config", "images", _listing)),
         _Column("Service account", _fact("run_job_config", "service_account")),
         _Column("Last execution", _fact("run_job_last_execution", "status")),
     ),
-    "Container builds": (),
-    "IAM permissions": (
+    Section.CONTAINERS: (),
+    Section.IAM: (
         _Column("Tested on", _fact("iam_permissions", "tested_on")),
         _Column("Access verified", lambda s: s.verified("iam_permissions")),
         _Column("Missing", _missing_permissions),
     ),
-    "Quotas and cost": (
+    Section.QUOTAS: (
         _Column("Limit", _fact("quota_headroom", "limit", _count)),
         _Column("Planned", _fact("quota_headroom", "planned", _count)),
         _Column("Unit", _fact("quota_headroom", "unit")),
         _Column("Estimated cost (USD)", _fact("query_cost", "usd")),
     ),
-    "Enabled APIs": (_Column("State", _fact("api_enabled", "state")),),
+    Section.APIS: (_Column("State", _fact("api_enabled", "state")),),
 }
 
 
@@ -182,11 +168,11 @@ def render(audit: Audit) -> str:
     if audit.scope.google_gap:
         parts += [f"**Google Cloud not audited**: {audit.scope.google_gap}.", ""]
     priority_of = {c.record.nodeid: c.priority for c in audit.roots}
-    by_section: dict[str, list[CaseRecord]] = {}
+    by_section: dict[Section | None, list[CaseRecord]] = {}
     for r in audit.records:
         criterion = CRITERIA.get(r.criterion)  # None for a case unknown to the manifest
-        by_section.setdefault(criterion.section if criterion else "", []).append(r)
-    for section in SECTIONS:
+        by_section.setdefault(criterion.section if criterion else None, []).append(r)
+    for section in Section:
         parts += [f"## {section}", ""]
         recs = sorted(by_section.get(section, []), key=lambda r: (r.subject, r.title))
         if not recs:
@@ -194,7 +180,7 @@ def render(audit: Audit) -> str:
             continue
         passed = sum(1 for r in recs if not r.outcome.is_open)
         parts += [f"{passed} of {len(recs)} checks verified.", ""]
-        columns = _COLUMNS[section]
+        columns = COLUMNS[section]
         if columns:
             subjects = _subjects(recs, priority_of)
             parts.append(
