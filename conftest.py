@@ -10,6 +10,7 @@ from checks.options import ENTRY_POINT, add_options
 
 pytest_plugins = [
     "checks.plugin",
+    "checks.script_facts",
     "checks.heap",
     "checks.gcp.fixtures",
     "checks.gcp.handover",

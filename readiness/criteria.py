@@ -127,6 +127,9 @@ class Criterion:
     #: Also applied to scripts the manifest does not name (readiness/undeclared.py): only
     #: criteria that need nothing a declaration says (no flags, no purpose, no phase).
     undeclared: bool = False
+    #: Its case records what the inventory says of the script (lines, dependencies, execution
+    #: mode, last change): one criterion per script kind, applied wherever the file is.
+    describes: bool = False
     impact: str = ""
     mitigation: str = ""
     action: str = ""
@@ -152,6 +155,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             ("python",),
             needs=(Needs.FILE,),
             undeclared=True,
+            describes=True,
             impact="the script fails at start-up",
             action="fix the syntax error",
         ),
@@ -163,6 +167,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             ("shell",),
             needs=(Needs.FILE,),
             undeclared=True,
+            describes=True,
             impact="the script fails at start-up",
             action="fix the syntax error",
         ),
@@ -210,6 +215,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             ("dockerfile",),
             needs=(Needs.FILE,),
             undeclared=True,
+            describes=True,
             section=Section.CONTAINERS,
             impact="the image build fails",
             action="fix the COPY/ADD paths or add the files",
@@ -233,6 +239,7 @@ CRITERIA: Final[dict[str, Criterion]] = {
             ("cloudbuild",),
             needs=(Needs.FILE,),
             undeclared=True,
+            describes=True,
             section=Section.CONTAINERS,
             impact="the build cannot be submitted",
             action="fix the YAML",

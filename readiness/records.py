@@ -49,6 +49,9 @@ class CaseRecord:
     #: The key of the case whose failure kept this one from being checked ("" when none):
     #: set at aggregation by reporting.root_causes.
     blocked_by: str = ""
+    #: What the inventory says of the script, from its describing case (checks/script_facts.py);
+    #: None for every other case. Shown in the inventory, not in the case's JSON.
+    script: dict[str, Any] | None = None
 
     @classmethod
     def from_case(cls, nodeid: str, case: Case, blocker: dict[str, Any]) -> CaseRecord:

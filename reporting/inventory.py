@@ -1,19 +1,18 @@
-"""The script inventory: facts about each script, and its status from the cases that ran."""
+"""The script inventory: each script's facts and status, from the records of the cases that ran.
+
+What a script is (lines, dependencies, execution mode, last change) comes from the one case that
+read it (`Criterion.describes`); nothing here reads the target repository.
+"""
 
 from __future__ import annotations
 
-import datetime as dt
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any
 
-from checks.inspect.dockerfile import parse_dockerfile
-from checks.inspect.files import RepoFileError, read_text
-from checks.inspect.git_history import last_commit_dates
-from checks.inspect.python_source import local_modules, parse_python, third_party
-from checks.inspect.shell_source import called_tools
-from readiness.manifest import LoadedManifest, Script, ScriptKind
+from readiness.cases import cases_for
+from readiness.criteria import CRITERIA
+from readiness.manifest import LoadedManifest, Script
 from readiness.priorities import Priority
 from readiness.records import CaseRecord
 from readiness.statuses import CRITERION_STATUS, Status, item_status, status_text
@@ -64,29 +63,23 @@ def build_inventory(
 ) -> list[ScriptRow]:
     """`priority_of`: root cases' effective priorities by node id (reporting.root_causes)."""
     scripts = [*loaded.manifest.scripts, *undeclared_scripts(loaded)]
-    if not scripts:
-        return []  # nothing to list, and no git process to start
     by_subject: dict[str, list[CaseRecord]] = {}
     for r in records:
         if r.subject_kind == "script":
             by_subject.setdefault(r.subject, []).append(r)
-    dates = last_commit_dates(loaded.root, [s.path for s in scripts])
+    # A script is there when a describing case was generated for it (its file was found when
+    # the cases were made), whether or not that case was selected in this run.
+    present = {case.subject for c in CRITERIA.values() if c.describes for case in cases_for(c.id, loaded)}
     phase = loaded.phase.id
     effective = priority_of or {}
-    return [_row(loaded, s, by_subject.get(s.path, []), dates, phase, effective) for s in scripts]
+    return [_row(s, by_subject.get(s.path, []), s.path in present, phase, effective) for s in scripts]
 
 
 def _row(
-    loaded: LoadedManifest,
-    script: Script,
-    recs: list[CaseRecord],
-    dates: dict[str, str] | None,
-    phase: str,
-    effective: dict[str, Priority],
+    script: Script, recs: list[CaseRecord], exists: bool, phase: str, effective: dict[str, Priority]
 ) -> ScriptRow:
-    path = loaded.root / script.path
-    exists = path.is_file()
-    deps, mode, lines = _facts(loaded.root, script) if exists else ([], "", None)
+    described = next((r.script for r in recs if r.script is not None), None) if exists else None
+    facts = described or {}
     priority: Priority | None
     if isinstance(script, UndeclaredScript):
         status, priority = Status.UNDECLARED, Priority.P3
@@ -116,10 +109,10 @@ def _row(
         status=status,
         status_priority=priority.value if priority is not None else "",
         exists=exists,
-        lines=lines,
-        last_modified=_last_modified(path, script.path, dates) if exists else "",
-        dependencies=deps,
-        execution_mode=mode if exists else "",
+        lines=facts.get("lines"),
+        last_modified=str(facts.get("last_modified", "")),
+        dependencies=list(facts.get("dependencies", [])),
+        execution_mode=str(facts.get("execution_mode", "")),
         blockers=blockers,
         recommendation=_recommendation(status, script, roots or open_recs, effective),
         create_hours=script.create_hours,
@@ -154,38 +147,3 @@ def _recommendation(
     worst = min(deciding, key=lambda r: effective.get(r.nodeid, r.priority).rank)
     action = str(worst.blocker.get("action") or worst.message or worst.title)
     return f"Fix before execution: {action}" if status is Status.BLOCKED else f"Update: {action}"
-
-
-def _last_modified(path: Path, rel: str, dates: dict[str, str] | None) -> str:
-    if dates is not None and rel in dates:
-        return dates[rel]
-    # Not a git repo, or the file is not committed yet: the file's own time is the best we have.
-    try:
-        stamp = dt.datetime.fromtimestamp(path.stat().st_mtime, tz=dt.UTC).date().isoformat()
-    except (OverflowError, ValueError, OSError):  # a time beyond year 9999, or no file
-        stamp = "unknown"
-    return f"{stamp} (mtime)" if dates is not None else stamp
-
-
-def _facts(root: Path, script: Script) -> tuple[list[str], str, int | None]:
-    """(top-level dependencies, execution mode, non-blank lines); unreadable files give blanks."""
-    try:
-        text = read_text(root, script.path)
-    except RepoFileError:
-        return [], "unreadable", None
-    lines = sum(1 for line in text.splitlines() if line.strip())
-    kind = script.script_kind
-    if kind is ScriptKind.PYTHON:
-        try:
-            source = parse_python(text, script.path)
-        except SyntaxError:
-            return [], "python (does not parse)", lines
-        flags = " ".join(source.flags)
-        deps = third_party(source.imports, local_modules(root, script.path))
-        return deps, f"python CLI {flags}".strip(), lines
-    if kind is ScriptKind.SHELL:
-        return called_tools(text), "shell", lines
-    if kind is ScriptKind.DOCKERFILE:
-        bases = [i.args.split()[0] for i in parse_dockerfile(text) if i.keyword == "FROM" and i.args]
-        return bases, "container image", lines
-    return [], "Cloud Build", lines

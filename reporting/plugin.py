@@ -22,7 +22,7 @@ from tabulate import tabulate
 from readiness.cases import Case, case_at
 from readiness.clock import parse_now
 from readiness.records import CaseRecord, Outcome
-from readiness.stash import FACTS_KEY, SWEEP_KEY, loaded_manifest
+from readiness.stash import FACTS_KEY, SCRIPT_FACTS_KEY, SWEEP_KEY, loaded_manifest
 from readiness.textsafe import safe_obj, safe_text
 from readiness.unverified import CheckError, error_facts
 from reporting import trend
@@ -183,6 +183,7 @@ class ReadinessPlugin:
                 "facts": safe_obj(_with_error_facts(item.stash.get(FACTS_KEY, {}), exc))
                 if when == "call"
                 else {},
+                "script": item.stash.get(SCRIPT_FACTS_KEY, None) if when == "call" else None,
             }
             if self.controller:
                 # One process (no xdist): the report is aggregated where it is made, sparing a
@@ -215,6 +216,7 @@ class ReadinessPlugin:
         if report.when == "call":
             facts = data["facts"]
             record.facts = dict(facts) if facts else {}
+            record.script = data.get("script")
             if report.passed:
                 record.outcome = Outcome.PASSED
             elif report.skipped:

@@ -13,7 +13,7 @@ import pytest
 
 from readiness.cases import _HAS
 from readiness.criteria import CRITERIA, Needs, Section, SubjectKind
-from readiness.manifest import Manifest
+from readiness.manifest import Manifest, ScriptKind
 from reporting.documents.infrastructure import COLUMNS
 
 CHECKS: Final = Path(__file__).resolve().parent.parent / "checks"
@@ -103,3 +103,15 @@ def test_undeclared_scripts_get_only_criteria_that_need_no_declaration() -> None
     }
     assert all(CRITERIA[cid].subject is SubjectKind.SCRIPT for cid in undeclared)
     assert all(Needs.FLAGS not in CRITERIA[cid].needs for cid in undeclared)
+
+
+@pytest.mark.parametrize("kind", list(ScriptKind))
+def test_every_script_kind_has_one_case_that_records_its_inventory_facts(kind: ScriptKind) -> None:
+    """The inventory's lines, dependencies and mode come from this case alone: it must reach
+    every script of the kind that is there, declared or not."""
+    describing = [
+        c for c in CRITERIA.values() if c.describes and (not c.script_kinds or kind.value in c.script_kinds)
+    ]
+    assert len(describing) == 1, [c.id for c in describing]
+    assert describing[0].undeclared
+    assert describing[0].needs == (Needs.FILE,)

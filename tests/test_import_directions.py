@@ -109,16 +109,10 @@ def test_glue_imports_the_core_and_pytest_only(name: str) -> None:
     assert _readiness_modules(names) - CORE == set()
 
 
-#: Still re-reads the target repository after the run (issue 15: the inventory is to become a
-#: function of the records); nothing else in reporting/ may join it.
-_REPORTING_READS_REPOSITORY: Final = frozenset({"reporting.inventory"})
-
-
 def test_reporting_imports_no_checks_and_no_command() -> None:
     offending = {
         f"{name}: {imported}"
         for name, path in _modules("reporting")
-        if name not in _REPORTING_READS_REPOSITORY
         for imported in _imports(path)
         if _within(imported, ("checks",)) or imported in COMMAND
     }
