@@ -133,7 +133,13 @@ SCRIPTS: list[tuple[str, str, list[str], str, int]] = [
     # Python 3.8 gives a built-in module's spec no origin: `from sys import argv` is not a
     # namespace package's missing submodule (httparchive-data-pipeline).
     ("imp/builtin_38.py", "py38", [], "from sys import argv\n", 0o644),
-    ("imp/builtin_38_bad.py", "py38", [], "from sys import argv\nfrom importlib_nothere_xyz import x\n", 0o644),
+    (
+        "imp/builtin_38_bad.py",
+        "py38",
+        [],
+        "from sys import argv\nfrom importlib_nothere_xyz import x\n",
+        0o644,
+    ),
     (
         "cmp/pep695_313.py",
         "py313",
