@@ -8,6 +8,7 @@ needs one is unverified with the reason, never a pass.
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -93,3 +94,65 @@ def test_unreachable_index_is_unverified_never_a_pass(unreachable: AuditRun) -> 
         assert case["outcome"] == "error", case
         assert "installing the requirements failed" in case["message"]
         assert "'default'" in case["message"]
+
+
+MULTI = f"""\
+[[environments]]
+name = "a"
+python = "{sys.executable}"
+requirements = ["a.txt"]
+
+[[environments]]
+name = "b"
+python = "/nonexistent/bin/python3"
+requirements = ["b.txt"]
+
+[[scripts]]
+path = "a.py"
+purpose = "Job A"
+category = "generation"
+environment = "a"
+
+[[scripts]]
+path = "b.py"
+purpose = "Job B"
+category = "generation"
+environment = "b"
+
+[[packages]]
+name = "packaging"
+
+[[packages]]
+name = "nonexistent-dist-xyz"
+"""
+
+
+@pytest.fixture(scope="module")
+def multi(tmp_path_factory: pytest.TempPathFactory) -> AuditRun:
+    work = tmp_path_factory.mktemp("multi-env")
+    repo = TargetRepo(work / "target")
+    repo.write("a.py", "import json\n")
+    repo.write("b.py", "import json\n")
+    repo.write("a.txt", "packaging\n")
+    repo.write("b.txt", "")
+    repo.write("requirements.txt", "packaging\n")
+    run = run_shared(work, repo.manifest(MULTI))
+    assert run.ret in (0, 1), run.output
+    return run
+
+
+def test_a_package_is_asked_of_the_environments_whose_requirements_list_it(multi: AuditRun) -> None:
+    # One image per job: job B's image need not carry job A's packages (its interpreter is not
+    # even consulted here).
+    case = multi.case("package_installed", "packaging")
+    assert (case["outcome"], case["message"]) == ("passed", "")
+    assert list(case["facts"]["environments"]) == ["a"]
+
+
+def test_a_package_no_requirements_list_is_asked_of_every_environment(multi: AuditRun) -> None:
+    case = multi.case("package_installed", "nonexistent-dist-xyz")
+    assert case["outcome"] == "failed"
+    assert case["message"] == (
+        f"nonexistent-dist-xyz: not installed in the run environment 'a' ({sys.executable}); "
+        "requires any version"
+    )
