@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from checks.cases import Case
+from checks.discovery import undeclared_scripts
 from checks.findings import finding, unverified
 from checks.inspect.build_steps import DockerBuild, Produced, docker_builds, produced_paths
 from checks.inspect.cloudbuild import CloudBuildError, load_cloudbuild
@@ -332,8 +333,10 @@ def _build_views(manifest: LoadedManifest, script: Script, config: dict[str, Any
 
 
 def _declared_build(manifest: LoadedManifest, dockerfile: str) -> _BuildView | None:
-    """The first build of `dockerfile` in the declared Cloud Build configs, if any."""
-    for other in manifest.manifest.scripts:
+    """The first build of `dockerfile` in the declared Cloud Build configs, else in the configs
+    the repository has that the manifest does not name (dataflow-solution-guides: a build that
+    fetches the model from Cloud Storage before `docker build` is how the image is made)."""
+    for other in (*manifest.manifest.scripts, *undeclared_scripts(manifest)):
         if other.script_kind != ScriptKind.CLOUDBUILD:
             continue
         try:

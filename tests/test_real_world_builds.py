@@ -124,6 +124,15 @@ FILES = {
     "ml/main.py": "print('ml')\n",
     "ml-nocopy/Dockerfile": 'FROM python:3.11-slim\nCOPY main.py .\nCOPY gemma_2B gemma_2B\nCMD ["python", "main.py"]\n',
     "ml-nocopy/main.py": "print('ml')\n",
+    # The same build in a config the manifest does not name: it is still how the image is made.
+    "mlu/cloudbuild.yaml": "steps:\n- name: gcr.io/cloud-builders/gcloud\n  script: |\n"
+    "    gcloud storage cp --recursive $_GCS_MODEL_PATH /workspace\n"
+    "- name: gcr.io/cloud-builders/docker\n  script: |\n    docker build -t x .\n",
+    "mlu/Dockerfile": 'FROM python:3.11-slim\nCOPY main.py .\nCOPY gemma_2B gemma_2B\nCMD ["python", "main.py"]\n',
+    "mlu/main.py": "print('ml')\n",
+    "mlu-nofetch/cloudbuild.yaml": "steps:\n- name: gcr.io/cloud-builders/docker\n  script: |\n    docker build -t x .\n",
+    "mlu-nofetch/Dockerfile": 'FROM python:3.11-slim\nCOPY main.py .\nCOPY gemma_2B gemma_2B\nCMD ["python", "main.py"]\n',
+    "mlu-nofetch/main.py": "print('ml')\n",
 }
 
 # A file the image starts by its own path is exec'd: executable bit and (JSON form) a shebang
@@ -153,6 +162,7 @@ MANIFEST = _scripts(
 # The same config submitted from the repository root (a trigger): `context` is its source root.
 MANIFEST += _scripts(("cb/root/cloudbuild.yaml", "."), ("cb/noroot/cloudbuild.yaml", None))
 MANIFEST += _scripts(("ml/Dockerfile", None), ("ml-nocopy/Dockerfile", None))
+MANIFEST += _scripts(("mlu/Dockerfile", None), ("mlu-nofetch/Dockerfile", None))
 ROOT_CONFIG = "steps:\n- name: gcr.io/cloud-builders/docker\n  args: [build, -t, x, -f, services/api/Dockerfile, services/api]\n"
 
 
@@ -205,6 +215,7 @@ PASSES = [
     ("docker_entrypoint", "d/direct/Dockerfile"),
     ("docker_entrypoint", "d/direct-chmod/Dockerfile"),
     ("docker_entrypoint", "d/via-shell/Dockerfile"),
+    ("docker_sources", "mlu/Dockerfile"),
 ]
 
 FAILS = [
@@ -229,6 +240,8 @@ FAILS = [
      "d/direct-bad/Dockerfile:3: the image starts /quickstart.sh directly, but d/direct-bad/quickstart.sh is not "
      "executable (mode 0644) and the Dockerfile does not chmod +x it"),
     ("docker_entrypoint", "d/direct-bad/Dockerfile", "d/direct-bad/quickstart.sh has no shebang line"),
+    ("docker_sources", "mlu-nofetch/Dockerfile",
+     "missing from the context 'mlu-nofetch' of mlu-nofetch/cloudbuild.yaml steps[0]: gemma_2B (line 3)"),
     ("docker_entrypoint", "d/direct-noshebang/Dockerfile",
      "the image starts /run.sh directly, but d/direct-noshebang/run.sh has no shebang line: exec of /run.sh fails"),
 ]  # fmt: skip
