@@ -63,8 +63,15 @@ def _spec(manifest: LoadedManifest, name: str) -> Environment | None:
     project = manifest.manifest.project
     if spec is None and project.python is None and project.requirements:
         assert name == DEFAULT_ENVIRONMENT, name  # the manifest validated every reference
-        return Environment(
-            name=name, requirements=list(project.requirements), python_path=list(project.python_path)
+        # Not validated again: project.requirements were read as the manifest says them, and a
+        # path outside the root is refused when it is read (RepoFileError), as for package_pinned.
+        return Environment.model_construct(
+            name=name,
+            python=None,
+            python_version=None,
+            requirements=list(project.requirements),
+            dockerfile=None,
+            python_path=list(project.python_path),
         )
     return spec
 
