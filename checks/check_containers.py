@@ -4,6 +4,7 @@ configs parse and build an existing Dockerfile."""
 from __future__ import annotations
 
 import posixpath
+import stat
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -14,17 +15,21 @@ from checks.findings import finding, unverified
 from checks.inspect.build_steps import DockerBuild, Produced, docker_builds, produced_paths
 from checks.inspect.cloudbuild import CloudBuildError, load_cloudbuild
 from checks.inspect.dockerfile import (
+    Instruction,
     Stage,
     final_stage_chain,
+    is_exec_form,
     looks_like_script,
+    made_executable,
     parse_dockerfile,
     parse_stages,
     start_command,
 )
 from checks.inspect.dockerignore import load_dockerignore
-from checks.inspect.files import RepoFileError, read_text
+from checks.inspect.files import RepoFileError, read_text, resolve_inside
 from readiness.cases import Case
 from readiness.manifest import LoadedManifest, Script, ScriptKind
+from readiness.undeclared import undeclared_scripts
 
 
 def _script(case: Case) -> Script:
@@ -135,7 +140,8 @@ def check_docker_sources(case: Case, manifest: LoadedManifest, facts: dict[str, 
 @pytest.mark.criterion("docker_entrypoint")
 def check_docker_entrypoint(case: Case, manifest: LoadedManifest, facts: dict[str, Any]) -> None:
     script = _script(case)
-    chain = final_stage_chain(parse_stages(parse_dockerfile(_text(manifest, script.path))))
+    instructions = parse_dockerfile(_text(manifest, script.path))
+    chain = final_stage_chain(parse_stages(instructions))
     if not chain:
         finding(f"{script.path}: no FROM: not a Dockerfile")
     started = start_command(chain)
@@ -161,6 +167,9 @@ def check_docker_entrypoint(case: Case, manifest: LoadedManifest, facts: dict[st
     if isinstance(origin, str):
         excluded = ignore.excludes(origin) if ignore is not None else None
         if excluded is None:
+            if command[0] == target:
+                _startable(manifest, f"{script.path}:{line}", posixpath.join(context, origin), image_path, chain,
+                           instructions, is_exec_form(instructions, line))  # fmt: skip
             return
         finding(
             f"{script.path}:{line}: {target!r} is started but excluded from the build by "
@@ -172,6 +181,37 @@ def check_docker_entrypoint(case: Case, manifest: LoadedManifest, facts: dict[st
             f"{script.path}:{line}: {target!r} is started but no COPY/ADD puts it at {image_path} in the image"
         )
     finding(f"{script.path}:{line}: entrypoint script {target!r} is not in the repository")
+
+
+def _startable(
+    manifest: LoadedManifest,
+    where: str,
+    source: str,
+    image_path: str,
+    chain: list[Stage],
+    instructions: list[Instruction],
+    exec_form: bool,
+) -> None:
+    """A file the image starts by its own path (not `bash x.sh`, `python main.py`) is exec'd:
+    it needs the executable bit (from the repository, `COPY --chmod` or `RUN chmod +x`) and, in
+    the JSON form where no shell falls back to reading it, a shebang."""
+    rel = posixpath.normpath(source)
+    try:
+        mode = resolve_inside(manifest.root, rel).stat().st_mode
+        first = read_text(manifest.root, rel).split("\n", 1)[0]
+    except (RepoFileError, OSError):
+        return  # unreadable: the COPY check of the same file reports it
+    problems = []
+    if not mode & stat.S_IXUSR and not made_executable(chain, instructions, image_path):
+        problems.append(
+            f"{rel} is not executable (mode {stat.S_IMODE(mode):04o}) and the Dockerfile does not "
+            f"chmod +x it: the container fails with 'permission denied' (git update-index --chmod=+x {rel})"
+        )
+    if exec_form and (not first.startswith("#!") or first.endswith("\r")):
+        what = "has no shebang line" if not first.startswith("#!") else "has a shebang ending in CR"
+        problems.append(f"{rel} {what}: exec of {image_path} fails with 'exec format error'")
+    if problems:
+        finding(f"{where}: the image starts {image_path} directly, but {'; '.join(problems)}")
 
 
 def _image_origin(
@@ -293,8 +333,10 @@ def _build_views(manifest: LoadedManifest, script: Script, config: dict[str, Any
 
 
 def _declared_build(manifest: LoadedManifest, dockerfile: str) -> _BuildView | None:
-    """The first build of `dockerfile` in the declared Cloud Build configs, if any."""
-    for other in manifest.manifest.scripts:
+    """The first build of `dockerfile` in the declared Cloud Build configs, else in the configs
+    the repository has that the manifest does not name (dataflow-solution-guides: a build that
+    fetches the model from Cloud Storage before `docker build` is how the image is made)."""
+    for other in (*manifest.manifest.scripts, *undeclared_scripts(manifest)):
         if other.script_kind != ScriptKind.CLOUDBUILD:
             continue
         try:

@@ -13,8 +13,10 @@ from checks.findings import finding, unverified
 from checks.inspect.interpreter import InterpreterError, probe
 from checks.inspect.requirements import python_version_of, read_requirements, requirement_files
 from checks.inspect.tools import ToolMissing, VersionUnreadable, tool_version
+from checks.run_env import requirement_files_of, run_env
 from readiness.cases import Case
-from readiness.manifest import LoadedManifest, Package, Tool
+from readiness.manifest import LoadedManifest, Package, ScriptKind, Tool, environment_of
+from readiness.manifest.env import DEFAULT_ENVIRONMENT
 
 
 def _package(case: Case) -> Package:
@@ -26,16 +28,57 @@ def _package(case: Case) -> Package:
 def check_package_installed(case: Case, manifest: LoadedManifest, facts: dict[str, Any]) -> None:
     package = _package(case)
     names = tuple(sorted(p.name for p in manifest.manifest.packages))
-    try:
-        _, versions = probe(manifest.manifest.project.python, (), names)
-    except InterpreterError as exc:
-        unverified(f"{package.name}: not verified: {exc}")
-    version = versions.get(package.name)
-    facts["installed"] = version
-    if version is None:
-        finding(f"{package.name}: not installed (requires {package.spec or 'any version'})")
-    if package.spec and not package.specifier.contains(version, prereleases=True):
-        finding(f"{package.name}: {version} installed, requires {package.spec}")
+    problems: list[str] = []
+    unknown: list[str] = []
+    installed: dict[str, str | None] = {}
+    for env_name in package_environments(manifest, package.name):
+        env = run_env(manifest, env_name)
+        where = f"in the run environment {env.name!r}" + (f" ({env.python})" if env.python else "")
+        if env.problem:
+            unknown.append(f"{where}: {env.problem}")
+            continue
+        try:
+            _, versions = probe(env.python, (), names)
+        except InterpreterError as exc:
+            unknown.append(f"{where}: {exc}")
+            continue
+        version = installed[env.name] = versions.get(package.name)
+        if version is None:
+            problems.append(f"not installed {where}")
+        elif package.spec and not package.specifier.contains(version, prereleases=True):
+            problems.append(f"{version} installed {where}")
+    facts["environments"] = installed
+    if len(installed) == 1:
+        facts["installed"] = next(iter(installed.values()))
+    elif installed:
+        facts["installed"] = ", ".join(f"{v or 'none'} ({e})" for e, v in installed.items())
+    requires = f"requires {package.spec or 'any version'}"
+    if problems:
+        finding(f"{package.name}: {'; '.join(problems)}; {requires}")
+    if unknown:
+        unverified(f"{package.name}: not verified {'; '.join(unknown)}")
+
+
+def package_environments(manifest: LoadedManifest, package: str) -> list[str]:
+    """The environments that must provide `package`: those of the manifest's Python scripts
+    whose requirements list it (one image per job need not carry every job's packages), else
+    all of them (a package no requirements file lists is still asked for everywhere)."""
+    m = manifest.manifest
+    used = list(dict.fromkeys(environment_of(m, s) for s in m.scripts if s.script_kind is ScriptKind.PYTHON))
+    if not used:
+        used = [m.project.environment or (m.environments[0].name if m.environments else DEFAULT_ENVIRONMENT)]
+    if len(used) == 1:
+        return used
+    name = canonicalize_name(package)
+    listing = [e for e in used if name in _listed(manifest, e)]
+    return listing or used
+
+
+def _listed(manifest: LoadedManifest, env_name: str) -> set[str]:
+    files = requirement_files_of(manifest, env_name)
+    if not files:
+        return set()
+    return set(read_requirements(manifest.root, files, None).pins)
 
 
 @pytest.mark.criterion("package_pinned")

@@ -12,7 +12,13 @@ import pytest
 
 from checks.findings import finding, unverified
 from checks.inspect.files import RepoFileError, read_text, resolve_inside
-from checks.inspect.interpreter import InterpreterError, compile_sources, package_folder, probe_imports
+from checks.inspect.interpreter import (
+    InterpreterError,
+    compile_sources,
+    import_distributions,
+    package_folder,
+    probe_imports,
+)
 from checks.inspect.python_flags import BEAM_STANDARD_OPTIONS, option_strings_in
 from checks.inspect.python_source import (
     ImportNeed,
@@ -205,7 +211,16 @@ def check_imports_resolve(case: Case, manifest: LoadedManifest, facts: dict[str,
         found = probe_imports(env.python, asked)
     except InterpreterError as exc:
         unverified(f"{path}: imports not verified in the run environment {env.name!r}: {exc}")
+    # Shown as distributions (google-cloud-bigquery), as the environment's metadata says.
+    third_party = tuple(
+        sorted({f"{m}.{n}" if n else m for m, n in asked if m.split(".")[0] not in sys.stdlib_module_names})
+    )
+    providers = import_distributions(env.python, third_party)
+    facts["distributions"] = sorted(
+        {d for n in needed if not _stdlib(n) for d in providers.get(n.dotted, [])}
+    )
     missing = list(dict.fromkeys(n.dotted for n in needed if not found.get(n.dotted, False)))
+    facts["missing_imports"] = missing
     if missing:
         finding(
             f"{path}: imports not found in the run environment {env.name!r} ({env.python}): "

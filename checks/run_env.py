@@ -29,7 +29,7 @@ from checks.inspect.files import RepoFileError, read_text
 from readiness.manifest import LoadedManifest
 from readiness.manifest.env import DEFAULT_ENVIRONMENT, Environment
 
-__all__ = ["RunEnv", "base_python", "compiler_of", "python_path_of", "run_env"]
+__all__ = ["RunEnv", "base_python", "compiler_of", "python_path_of", "requirement_files_of", "run_env"]
 
 #: How long one environment may take to install (a Beam pipeline's requirements take minutes).
 _INSTALL_TIMEOUT = 900.0
@@ -55,13 +55,35 @@ class RunEnv:
         return f"environment {self.name!r} ({self.python or 'no interpreter'})"
 
 
+def _spec(manifest: LoadedManifest, name: str) -> Environment | None:
+    """The declared environment `name`; for a manifest that declares none and names no
+    interpreter, the default environment built from `project.requirements` (the pipeline's
+    packages, not the suite's own virtualenv)."""
+    spec = next((e for e in manifest.manifest.environments if e.name == name), None)
+    project = manifest.manifest.project
+    if spec is None and project.python is None and project.requirements:
+        assert name == DEFAULT_ENVIRONMENT, name  # the manifest validated every reference
+        # Not validated again: project.requirements were read as the manifest says them, and a
+        # path outside the root is refused when it is read (RepoFileError), as for package_pinned.
+        return Environment.model_construct(
+            name=name,
+            python=None,
+            python_version=None,
+            requirements=list(project.requirements),
+            dockerfile=None,
+            python_path=list(project.python_path),
+        )
+    return spec
+
+
 @cache
 def run_env(manifest: LoadedManifest, name: str) -> RunEnv:
     """The environment `name` of the manifest, its virtualenv built on first use."""
-    spec = next((e for e in manifest.manifest.environments if e.name == name), None)
+    spec = _spec(manifest, name)
     if spec is None:
         project = manifest.manifest.project
         assert name == DEFAULT_ENVIRONMENT, name  # the manifest validated every reference
+        # Nothing says what runs the scripts (no interpreter, no requirements): the suite's own.
         python = _which(project.python) if project.python else sys.executable
         problem = "" if python else f"interpreter {project.python!r} not found (project.python)"
         return RunEnv(name, python, problem, python, None, tuple(project.python_path))
@@ -80,7 +102,7 @@ def compiler_of(manifest: LoadedManifest, name: str) -> tuple[str, str | None]:
 
     The interpreter is "" when the declared version is not installed here.
     """
-    spec = next((e for e in manifest.manifest.environments if e.name == name), None)
+    spec = _spec(manifest, name)
     if spec is None:
         project = manifest.manifest.project
         return (_which(project.python) if project.python else sys.executable), None
@@ -90,8 +112,17 @@ def compiler_of(manifest: LoadedManifest, name: str) -> tuple[str, str | None]:
 
 def python_path_of(manifest: LoadedManifest, name: str) -> tuple[str, ...]:
     """The environment's PYTHONPATH folders, without building it."""
-    spec = next((e for e in manifest.manifest.environments if e.name == name), None)
+    spec = _spec(manifest, name)
     return tuple(spec.python_path if spec else manifest.manifest.project.python_path)
+
+
+def requirement_files_of(manifest: LoadedManifest, name: str) -> list[str]:
+    """The requirements files environment `name` installs (its Dockerfile's too); empty for an
+    environment given by its interpreter alone."""
+    spec = _spec(manifest, name)
+    if spec is None or spec.python:
+        return list(spec.requirements) if spec else []
+    return _requirement_files(manifest, spec)[0]
 
 
 def _which(python: str) -> str:

@@ -17,7 +17,16 @@ from packaging.utils import canonicalize_name
 from checks.inspect.requirements import RequirementsError, read_pins
 from readiness.discovery import excluded
 
-__all__ = ["PackageFound", "console_scripts", "mark_needed", "packages", "requirements_files"]
+__all__ = [
+    "EnvironmentFound",
+    "PackageFound",
+    "assign_environment",
+    "console_scripts",
+    "environments",
+    "mark_needed",
+    "packages",
+    "requirements_files",
+]
 
 _CONTROL: Final = re.compile("[\x00-\x1f\x7f-\x9f]")
 #: Import names that differ from the distribution's (the common ones of data pipelines).
@@ -122,3 +131,75 @@ def mark_needed(found: list[PackageFound], imported_modules: Iterable[str]) -> N
             module = "google.cloud." + package.name.removeprefix("google-cloud-").replace("-", "_")
         module = _IMPORT_NAMES.get(package.name, module)
         package.needed = module in imported
+
+
+# -- run environments ---------------------------------------------------------------------------
+
+#: `FROM python:3.11-slim`, `FROM apache/beam_python3.11_sdk`: the image's Python version.
+_FROM_PYTHON: Final = re.compile(r"(?im)^\s*FROM\s+(?:--\S+\s+)*(?:\S*/)?(?:python:|beam_python)(3\.\d{1,2})")
+
+
+@dataclass(slots=True)
+class EnvironmentFound:
+    name: str
+    requirements: str
+    #: The folder whose scripts it runs ("" = the repository root).
+    folder: str
+    #: The Python version a Dockerfile beside it names, and that Dockerfile.
+    python_version: str | None = None
+    dockerfile: str = ""
+
+
+def environments(root: Path, requirements: list[str], dockerfiles: list[str]) -> list[EnvironmentFound]:
+    """One run environment per requirements file: its folder's scripts run there (one image or
+    virtualenv per job, as the repository lays them out); a Dockerfile in the same folder
+    gives its Python version."""
+    out: list[EnvironmentFound] = []
+    names: set[str] = set()
+    for rel in requirements:
+        folder = posixpath.dirname(rel)
+        stem = posixpath.basename(rel).removesuffix(".txt").removeprefix("requirements").strip("-_.")
+        name = "-".join(p for p in (folder.replace("/", "-") or "root", stem) if p)
+        unique, n = name, 2
+        while unique in names:
+            unique, n = f"{name}-{n}", n + 1
+        names.add(unique)
+        found = EnvironmentFound(unique, rel, folder)
+        # The Dockerfile beside it, else one that copies its folder into the image.
+        for dockerfile in sorted(dockerfiles, key=lambda d: posixpath.dirname(d) != folder):
+            try:
+                text = (root / dockerfile).read_text(encoding="utf-8", errors="replace")
+            except OSError:
+                continue
+            if posixpath.dirname(dockerfile) != folder and not _copies(
+                text, posixpath.dirname(dockerfile), folder
+            ):
+                continue
+            versions = _FROM_PYTHON.findall(text)
+            if versions:
+                found.python_version, found.dockerfile = versions[-1], dockerfile
+                break
+        out.append(found)
+    return out
+
+
+def _copies(text: str, context: str, folder: str) -> bool:
+    """Whether a COPY/ADD of the Dockerfile (context: its own folder) takes `folder` whole."""
+    for line in text.splitlines():
+        parts = line.split()
+        if len(parts) < 3 or parts[0].upper() not in ("COPY", "ADD"):
+            continue
+        sources = [p for p in parts[1:-1] if not p.startswith("--")]
+        if any(posixpath.normpath(posixpath.join(context, src)) == folder for src in sources):
+            return True
+    return False
+
+
+def assign_environment(path: str, found: list[EnvironmentFound]) -> str | None:
+    """The environment of the nearest folder above `path` that has one, or None."""
+    best: EnvironmentFound | None = None
+    for env in found:
+        inside = env.folder == "" or path.startswith(env.folder + "/")
+        if inside and (best is None or len(env.folder) > len(best.folder)):
+            best = env
+    return best.name if best else None

@@ -8,11 +8,13 @@ import os
 from pathlib import Path
 from typing import Final
 
+from checks.run_env import base_python
 from readiness.discovery import DEFAULT_EXCLUDE
+from readiness.environment import EnvironmentFound
 from readiness.manifest import ScriptKind
 from readiness.scan import Entry, PackageFound, RepoScan
 
-__all__ = ["manifest_text", "package_block", "script_block", "tool_block"]
+__all__ = ["environment_block", "manifest_text", "package_block", "script_block", "tool_block"]
 
 #: The phase a first manifest audits; the user renames it to the real one.
 PHASE_ID: Final = "1"
@@ -75,6 +77,32 @@ def script_block(entry: Entry) -> list[str]:
     if entry.context is not None:
         out.append(f"# context: {entry.context_why}.")
         out.append(f"context = {_s(entry.context)}")
+    if entry.environment is not None:
+        out.append("# The requirements file nearest above it: its imports are checked there.")
+        out.append(f"environment = {_s(entry.environment)}")
+    return out
+
+
+def environment_block(env: EnvironmentFound) -> list[str]:
+    where = f"the scripts under {env.folder}/" if env.folder else "the scripts it is nearest to"
+    out = [
+        f"# Built from {env.requirements} into a cached virtualenv (uv) to check {where};",
+        '# set python = "/path/to/python" instead to use an existing interpreter.',
+        "[[environments]]",
+        f"name = {_s(env.name)}",
+        f"requirements = {_list([env.requirements])}",
+    ]
+    if env.python_version:
+        out.insert(
+            -3, f"# python_version from {env.dockerfile}; that Python must be installed here to build it."
+        )
+        if not base_python(env.python_version):
+            out.insert(
+                -3,
+                f"# Python {env.python_version} is not installed here: the imports stay unverified until it"
+                " is (pyenv install), or delete python_version to use this machine's Python.",
+            )
+        out.append(f"python_version = {_s(env.python_version)}")
     return out
 
 
@@ -147,6 +175,8 @@ def manifest_text(repo: RepoScan, manifest_path: Path, today: dt.date) -> str:
         "[discovery]",
         f"exclude = {_list(list(DEFAULT_EXCLUDE))}",
     ]
+    for env in repo.environments:
+        out += ["", *environment_block(env)]
     if repo.unresolved:
         out += ["", "# Named by the repository but not in it:"]
         out += [f"#   {line}" for line in repo.unresolved]

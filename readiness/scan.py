@@ -30,7 +30,16 @@ from checks.inspect.files import RepoFileError, read_text
 from checks.inspect.python_source import local_modules, parse_python, third_party
 from checks.inspect.shell_source import called_tools
 from readiness.discovery import DEFAULT_EXCLUDE, discover, excluded, guess_category
-from readiness.environment import PackageFound, console_scripts, mark_needed, packages, requirements_files
+from readiness.environment import (
+    EnvironmentFound,
+    PackageFound,
+    assign_environment,
+    console_scripts,
+    environments,
+    mark_needed,
+    packages,
+    requirements_files,
+)
 from readiness.invocations import (
     Invocation,
     command_lines,
@@ -75,6 +84,8 @@ class Entry:
     #: Console-script names that run it (pyproject [project.scripts]).
     console_scripts: list[str] = field(default_factory=list)
     note: str = ""
+    #: The run environment of a Python script (the nearest requirements file's), if one is known.
+    environment: str | None = None
 
     @property
     def needed(self) -> bool:
@@ -93,6 +104,8 @@ class RepoScan:
     unresolved: list[str]
     #: Files that could not be read or parsed while scanning (one line each).
     problems: list[str]
+    #: One run environment per requirements file.
+    environments: list[EnvironmentFound] = field(default_factory=list)
 
 
 def scan(root: Path, exclude: Iterable[str] = DEFAULT_EXCLUDE) -> RepoScan:
@@ -128,7 +141,11 @@ def scan(root: Path, exclude: Iterable[str] = DEFAULT_EXCLUDE) -> RepoScan:
     )
     unresolved = sorted(e.note for e in entries.values() if not e.exists and e.note and not e.needed)
     kept = sorted((e for e in entries.values() if e.exists or e.needed), key=lambda e: e.path)
-    return RepoScan(root, kept, found_packages, tools, requirements, unresolved, problems)
+    envs = environments(root, requirements, [e.path for e in kept if e.kind == "dockerfile" and e.exists])
+    for entry in kept:
+        if entry.kind == "python":
+            entry.environment = assign_environment(entry.path, envs)
+    return RepoScan(root, kept, found_packages, tools, requirements, unresolved, problems, envs)
 
 
 # -- invocations --------------------------------------------------------------------------------

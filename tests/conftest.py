@@ -19,12 +19,16 @@ pytest_plugins = ["pytester"]
 
 REPO = Path(__file__).resolve().parents[1]
 
-#: The minimal manifest head every test manifest starts from (phase 4C starts 2026-11-23).
-MANIFEST_HEAD = """\
+#: The minimal manifest head every test manifest starts from (phase 4C starts 2026-11-23). Its
+#: scripts run in the suite's own interpreter (named, so no environment is built from the
+#: target's requirements); tests of built environments write their own head.
+PYTHON_LINE = f"python = {json.dumps(sys.executable)}"
+MANIFEST_HEAD = f"""\
 [project]
 name = "Demo"
 root = "."
 phase = "4C"
+{PYTHON_LINE}
 requirements = ["requirements.txt"]
 
 [[phases]]

@@ -1,18 +1,19 @@
 """The run environment: installed packages, requirements pins, the target interpreter, tools on PATH.
 
-Packages are real distributions of this virtualenv (the suite probes its own interpreter when
-`project.python` is unset); tools are tiny shell scripts written into a folder put first on PATH.
+Packages are real distributions of this virtualenv (the test manifests name it as
+`project.python`); tools are tiny shell scripts written into a folder put first on PATH.
 """
 
 from __future__ import annotations
 
 import importlib.metadata
 import os
+import sys
 from pathlib import Path
 
 import pytest
 
-from conftest import MANIFEST_HEAD, AuditRun, TargetRepo, run_shared, run_suite
+from conftest import MANIFEST_HEAD, PYTHON_LINE, AuditRun, TargetRepo, run_shared, run_suite
 
 PYDANTIC = importlib.metadata.version("pydantic")
 
@@ -107,13 +108,18 @@ def test_installed_package_within_spec_passes(env_run: AuditRun) -> None:
 def test_installed_package_outside_spec_fails_with_both_versions(env_run: AuditRun) -> None:
     case = env_run.case("package_installed", "pydantic")
     assert case["outcome"] == "failed"
-    assert case["message"] == f"pydantic: {PYDANTIC} installed, requires <1"
+    assert (
+        case["message"]
+        == f"pydantic: {PYDANTIC} installed in the run environment 'default' ({sys.executable}); requires <1"
+    )
 
 
 def test_package_not_installed_fails(env_run: AuditRun) -> None:
     case = env_run.case("package_installed", "nonexistent-dist-xyz")
     assert case["outcome"] == "failed"
-    assert case["message"] == "nonexistent-dist-xyz: not installed (requires >=1)"
+    assert case["message"] == (
+        f"nonexistent-dist-xyz: not installed in the run environment 'default' ({sys.executable}); requires >=1"
+    )
 
 
 def test_dependency_analysis_shows_installed_versions(env_run: AuditRun) -> None:
@@ -211,9 +217,8 @@ def test_tool_on_path_through_monkeypatch(
 
 # -- an environment that cannot be inspected --------------------------------------------------
 
-BROKEN_HEAD = MANIFEST_HEAD.replace(
-    'requirements = ["requirements.txt"]',
-    'python = "/nonexistent/bin/python3"\nrequirements = ["requirements.txt", "requirements-gone.txt"]',
+BROKEN_HEAD = MANIFEST_HEAD.replace(PYTHON_LINE, 'python = "/nonexistent/bin/python3"').replace(
+    'requirements = ["requirements.txt"]', 'requirements = ["requirements.txt", "requirements-gone.txt"]'
 )
 
 
@@ -249,7 +254,10 @@ def broken_env_run(tmp_path_factory: pytest.TempPathFactory) -> AuditRun:
 def test_bad_interpreter_leaves_packages_unverified(broken_env_run: AuditRun) -> None:
     case = broken_env_run.case("package_installed", "packaging")
     assert case["outcome"] == "error"
-    assert case["message"] == "packaging: not verified: interpreter '/nonexistent/bin/python3' not found"
+    assert case["message"] == (
+        "packaging: not verified in the run environment 'default': "
+        "interpreter '/nonexistent/bin/python3' not found (project.python)"
+    )
 
 
 def test_bad_interpreter_leaves_imports_unverified(broken_env_run: AuditRun) -> None:

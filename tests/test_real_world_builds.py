@@ -124,12 +124,45 @@ FILES = {
     "ml/main.py": "print('ml')\n",
     "ml-nocopy/Dockerfile": 'FROM python:3.11-slim\nCOPY main.py .\nCOPY gemma_2B gemma_2B\nCMD ["python", "main.py"]\n',
     "ml-nocopy/main.py": "print('ml')\n",
+    # The same build in a config the manifest does not name: it is still how the image is made.
+    "mlu/cloudbuild.yaml": "steps:\n- name: gcr.io/cloud-builders/gcloud\n  script: |\n"
+    "    gcloud storage cp --recursive $_GCS_MODEL_PATH /workspace\n"
+    "- name: gcr.io/cloud-builders/docker\n  script: |\n    docker build -t x .\n",
+    "mlu/Dockerfile": 'FROM python:3.11-slim\nCOPY main.py .\nCOPY gemma_2B gemma_2B\nCMD ["python", "main.py"]\n',
+    "mlu/main.py": "print('ml')\n",
+    "mlu-nofetch/cloudbuild.yaml": "steps:\n- name: gcr.io/cloud-builders/docker\n  script: |\n    docker build -t x .\n",
+    "mlu-nofetch/Dockerfile": 'FROM python:3.11-slim\nCOPY main.py .\nCOPY gemma_2B gemma_2B\nCMD ["python", "main.py"]\n',
+    "mlu-nofetch/main.py": "print('ml')\n",
 }
 
-MANIFEST = _scripts(*[(path, None) for path in CONFIGS], *[(path, None) for path in DOCKERFILES])
+# A file the image starts by its own path is exec'd: executable bit and (JSON form) a shebang
+# (cloud-build-samples quickstart-build: mode 644, no shebang, CMD ["/quickstart.sh"]).
+STARTED = {
+    "d/direct/Dockerfile": ('FROM alpine\nCOPY run.sh /\nCMD ["/run.sh"]\n', 0o644),
+    "d/direct/run.sh": ("#!/bin/sh\necho hi\n", 0o755),
+    "d/direct-chmod/Dockerfile": (
+        'FROM alpine\nWORKDIR /app\nCOPY run.sh .\nRUN chmod +x /app/run.sh\nENTRYPOINT ["/app/run.sh"]\n',
+        0o644,
+    ),
+    "d/direct-chmod/run.sh": ("#!/bin/sh\necho hi\n", 0o644),
+    "d/via-shell/Dockerfile": ('FROM alpine\nCOPY run.sh /\nCMD ["sh", "/run.sh"]\n', 0o644),
+    "d/via-shell/run.sh": ("echo hi\n", 0o644),
+    "d/direct-bad/Dockerfile": ('FROM alpine\nCOPY quickstart.sh /\nCMD ["/quickstart.sh"]\n', 0o644),
+    "d/direct-bad/quickstart.sh": ("# Copyright\necho hi\n", 0o644),
+    "d/direct-noshebang/Dockerfile": ('FROM alpine\nCOPY run.sh /\nCMD ["/run.sh"]\n', 0o644),
+    "d/direct-noshebang/run.sh": ("echo hi\n", 0o755),
+}
+STARTED_DOCKERFILES = [path for path in STARTED if path.endswith("Dockerfile")]
+
+MANIFEST = _scripts(
+    *[(path, None) for path in CONFIGS],
+    *[(path, None) for path in DOCKERFILES],
+    *[(path, None) for path in STARTED_DOCKERFILES],
+)
 # The same config submitted from the repository root (a trigger): `context` is its source root.
 MANIFEST += _scripts(("cb/root/cloudbuild.yaml", "."), ("cb/noroot/cloudbuild.yaml", None))
 MANIFEST += _scripts(("ml/Dockerfile", None), ("ml-nocopy/Dockerfile", None))
+MANIFEST += _scripts(("mlu/Dockerfile", None), ("mlu-nofetch/Dockerfile", None))
 ROOT_CONFIG = "steps:\n- name: gcr.io/cloud-builders/docker\n  args: [build, -t, x, -f, services/api/Dockerfile, services/api]\n"
 
 
@@ -140,6 +173,8 @@ def builds(tmp_path_factory: pytest.TempPathFactory) -> AuditRun:
     for files in (CONFIGS, DOCKERFILES, FILES):
         for path, text in files.items():
             repo.write(path, text)
+    for path, (text, mode) in STARTED.items():
+        repo.write(path, text, mode=mode)
     repo.write("cb/root/cloudbuild.yaml", ROOT_CONFIG)
     repo.write(
         "cb/noroot/cloudbuild.yaml",
@@ -177,6 +212,10 @@ PASSES = [
     ("docker_entrypoint", "d/ignore/Dockerfile"),
     ("docker_entrypoint", "d/nocmd/Dockerfile"),
     ("docker_entrypoint", "d/copiedall/Dockerfile"),
+    ("docker_entrypoint", "d/direct/Dockerfile"),
+    ("docker_entrypoint", "d/direct-chmod/Dockerfile"),
+    ("docker_entrypoint", "d/via-shell/Dockerfile"),
+    ("docker_sources", "mlu/Dockerfile"),
 ]
 
 FAILS = [
@@ -197,6 +236,14 @@ FAILS = [
     ("docker_entrypoint", "d/ignore-bad/Dockerfile", "'/app/main.py' is started but excluded from the build"),
     ("docker_entrypoint", "d/scratch/Dockerfile", "no ENTRYPOINT or CMD, and FROM scratch provides none"),
     ("docker_entrypoint", "d/notcopied/Dockerfile", "'main.py' is started but no COPY/ADD puts it at /app/main.py"),
+    ("docker_entrypoint", "d/direct-bad/Dockerfile",
+     "d/direct-bad/Dockerfile:3: the image starts /quickstart.sh directly, but d/direct-bad/quickstart.sh is not "
+     "executable (mode 0644) and the Dockerfile does not chmod +x it"),
+    ("docker_entrypoint", "d/direct-bad/Dockerfile", "d/direct-bad/quickstart.sh has no shebang line"),
+    ("docker_sources", "mlu-nofetch/Dockerfile",
+     "missing from the context 'mlu-nofetch' of mlu-nofetch/cloudbuild.yaml steps[0]: gemma_2B (line 3)"),
+    ("docker_entrypoint", "d/direct-noshebang/Dockerfile",
+     "the image starts /run.sh directly, but d/direct-noshebang/run.sh has no shebang line: exec of /run.sh fails"),
 ]  # fmt: skip
 
 

@@ -130,6 +130,16 @@ SCRIPTS: list[tuple[str, str, list[str], str, int]] = [
     ("cmp/match_311.py", "", [], "match 1:\n    case 1:\n        pass\n", 0o644),
     ("cmp/match_38.py", "py38", [], "match 1:\n    case 1:\n        pass\n", 0o644),
     ("cmp/plain_38.py", "py38", [], "import json\nprint(json.dumps({}))\n", 0o644),
+    # Python 3.8 gives a built-in module's spec no origin: `from sys import argv` is not a
+    # namespace package's missing submodule (httparchive-data-pipeline).
+    ("imp/builtin_38.py", "py38", [], "from sys import argv\n", 0o644),
+    (
+        "imp/builtin_38_bad.py",
+        "py38",
+        [],
+        "from sys import argv\nfrom importlib_nothere_xyz import x\n",
+        0o644,
+    ),
     (
         "cmp/pep695_313.py",
         "py313",
@@ -369,6 +379,7 @@ PASSING = [
     ("imports_resolve", "imp/pythonpath_ok.py"),
     ("python_parses", "cmp/match_311.py"),
     ("python_parses", "cmp/plain_38.py"),
+    ("imports_resolve", "imp/builtin_38.py"),
     ("python_parses", "cmp/pep695_313.py"),
     ("python_parses", "cmp/plain_35.py"),
     ("shell_executable", "sh/good.sh"),
@@ -407,6 +418,7 @@ FAILING = [
     ("python_parses", "cmp/dup_arg.py", "failed", "duplicate argument 'a'"),
     ("python_parses", "cmp/future.py", "failed", "future feature no_such_feature_xyz is not defined"),
     ("python_parses", "cmp/match_38.py", "failed", "cmp/match_38.py:1: syntax error"),
+    ("imports_resolve", "imp/builtin_38_bad.py", "failed", "): importlib_nothere_xyz.x"),
     ("python_parses", "cmp/pep695_311.py", "failed", "cmp/pep695_311.py:1: syntax error"),
     ("python_parses", "cmp/fstring_35.py", "failed", "no Python 3.5 on this machine"),
     ("shell_executable", "sh/crlf.sh", "failed", "carriage return"),
@@ -524,7 +536,13 @@ def test_a_built_environment_is_isolated_and_named_in_the_finding(idioms: AuditR
 
 def test_imports_are_probed_in_the_declared_environment(idioms: AuditRun) -> None:
     case = idioms.case("imports_resolve", "imp/pythonpath_ok.py")
-    assert case["facts"] == {"imports": [], "environment": "ci", "interpreter": sys.executable}
+    assert case["facts"] == {
+        "imports": [],
+        "environment": "ci",
+        "interpreter": sys.executable,
+        "distributions": [],
+        "missing_imports": [],
+    }
 
 
 def test_flags_written_with_a_value_are_the_flag(idioms: AuditRun) -> None:
@@ -606,3 +624,17 @@ def test_two_workers_give_the_same_results_and_build_each_environment_once(
     # script is unverified before its imports are asked, so it is never built).
     built = [p for p in cache.iterdir() if (p / ".readiness-complete").is_file()]
     assert len(built) == 2
+
+
+def test_dependencies_are_shown_as_the_distributions_that_provide_them(idioms: AuditRun) -> None:
+    # `from google.cloud import bigquery, storage` needs two distributions, not "google".
+    case = idioms.case("imports_resolve", "imp/google_ok.py")
+    assert case["facts"]["distributions"] == ["google-cloud-bigquery", "google-cloud-storage"]
+    row = next(line for line in idioms.doc("DEPENDENCY_ANALYSIS").splitlines() if "imp/google_ok.py" in line)
+    assert "google-cloud-bigquery, google-cloud-storage" in row
+    missing = idioms.case("imports_resolve", "imp/pubsub_missing.py")
+    assert missing["facts"]["missing_imports"] == ["google.cloud.pubsub_v1"]
+    row = next(
+        line for line in idioms.doc("DEPENDENCY_ANALYSIS").splitlines() if "imp/pubsub_missing.py" in line
+    )
+    assert "google.cloud.pubsub_v1 (not installed)" in row

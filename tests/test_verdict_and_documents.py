@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import MANIFEST_HEAD, REPO, AuditRun, TargetRepo, run_shared, run_suite
+from conftest import MANIFEST_HEAD, PYTHON_LINE, REPO, AuditRun, TargetRepo, run_shared, run_suite
 from readiness.priorities import Priority
 from readiness.records import CaseRecord, Outcome
 from reporting.verdict import Verdict, decide
@@ -49,7 +49,7 @@ def _p0_fails(repo: TargetRepo) -> Path:
 
 def _p0_errors(repo: TargetRepo) -> Path:
     repo.write("requirements.txt", "packaging==24.1\n")
-    head = MANIFEST_HEAD.replace("requirements = [", 'python = "/nonexistent/python3"\nrequirements = [')
+    head = MANIFEST_HEAD.replace(PYTHON_LINE, 'python = "/nonexistent/python3"')
     return repo.manifest(
         '[[packages]]\nname = "packaging"\npriority = "P0"\ncriteria = { package_pinned = "P3" }\n', head=head
     )

@@ -4,6 +4,7 @@ image starts, read stage by stage as BuildKit reads them (ARG/ENV substitution, 
 
 from __future__ import annotations
 
+import fnmatch
 import json
 import posixpath
 import re
@@ -16,7 +17,9 @@ __all__ = [
     "Stage",
     "copy_sources",
     "final_stage_chain",
+    "is_exec_form",
     "looks_like_script",
+    "made_executable",
     "parse_dockerfile",
     "parse_stages",
     "start_command",
@@ -297,3 +300,57 @@ def looks_like_script(word: str) -> bool:
     """A word of a start command that names a file of the repository (`main.py`, `./run.sh`),
     not a plain executable of the image (`gunicorn`, `python`)."""
     return word.endswith((".py", ".sh")) or (word.startswith(("./", "/app/", "/opt/")) and "." in word)
+
+
+def is_exec_form(instructions: list[Instruction], line: int) -> bool:
+    """Whether the ENTRYPOINT/CMD at `line` is the JSON form: its first word is exec'd as is,
+    with no shell to fall back on for a file without a shebang."""
+    ins = next((i for i in instructions if i.line == line), None)
+    return ins is not None and words(ins.args) != [] and ins.args.lstrip().startswith("[")
+
+
+#: `chmod +x`, `chmod a+rx`, `chmod 755`, `chmod -R 0775`: a mode that lets the owner execute.
+_EXEC_MODE = re.compile(r"^(?:[ugoa]*[+=][rwxXst]*x[rwxXst]*|0?[1357][0-7]{2})$")
+
+
+def made_executable(chain: list[Stage], instructions: list[Instruction], image_path: str) -> bool:
+    """Whether the build marks `image_path` executable: `COPY --chmod=755` of it, or a
+    `RUN chmod +x` naming it, its folder (`-R`) or a glob matching it, in the image's stages."""
+    lines = range(chain[0].line, 10**9) if chain else range(0)
+    folder = posixpath.dirname(image_path)
+    for ins in instructions:
+        if ins.line not in lines:
+            continue
+        parts = words(ins.args) if ins.keyword in ("COPY", "ADD", "RUN") else []
+        if ins.keyword in ("COPY", "ADD"):
+            chmod = next((p.split("=", 1)[1] for p in parts if p.startswith("--chmod=")), None)
+            if chmod and _EXEC_MODE.match(chmod) and _names(parts[-1], image_path, folder):
+                return True
+            continue
+        if ins.keyword != "RUN":
+            continue
+        for index, word in enumerate(parts):
+            if posixpath.basename(word) != "chmod":
+                continue
+            rest = [w.rstrip(";&|") for w in parts[index + 1 :]]
+            if not any(_EXEC_MODE.match(w) for w in rest[:3]):
+                continue
+            recursive = any(w in ("-R", "--recursive") for w in rest[:3])
+            for arg in rest:
+                if arg in ("&&", "||", ";") or not arg:
+                    break
+                if _names(arg, image_path, folder) or (
+                    recursive and image_path.startswith(arg.rstrip("/") + "/")
+                ):
+                    return True
+    return False
+
+
+def _names(arg: str, image_path: str, folder: str) -> bool:
+    """Whether a path argument (absolute, relative to WORKDIR, or a glob) names `image_path`."""
+    if arg.startswith("/"):
+        arg = posixpath.normpath(arg)
+        return arg in (image_path, folder) or fnmatch.fnmatchcase(image_path, arg)
+    return posixpath.basename(image_path) == posixpath.basename(arg) or fnmatch.fnmatchcase(
+        posixpath.basename(image_path), posixpath.basename(arg)
+    )

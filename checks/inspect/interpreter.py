@@ -16,7 +16,14 @@ import subprocess
 import sys
 from functools import cache
 
-__all__ = ["InterpreterError", "compile_sources", "package_folder", "probe", "probe_imports"]
+__all__ = [
+    "InterpreterError",
+    "compile_sources",
+    "import_distributions",
+    "package_folder",
+    "probe",
+    "probe_imports",
+]
 
 _PROBE = r"""
 import importlib.metadata as md, importlib.util as iu, json, sys
@@ -107,7 +114,7 @@ for module, name in json.loads(sys.stdin.read()):
         ok = True
     elif found[1] is not None and child(name, folders(module.split("."), found[1])) is not None:
         ok = True
-    elif found[0] is None:
+    elif found[0] is None and found[1] is not None:
         ok = False  # a namespace package has no attributes: the name must be a submodule
     else:
         ok = defines(found[0], name)
@@ -207,3 +214,53 @@ def package_folder(python: str, package: str) -> str | None:
     except (InterpreterError, ValueError):
         return None
     return found if isinstance(found, str) else None
+
+
+# Which installed distribution provides each dotted import: the one whose RECORD holds the
+# deepest matching path (`google.cloud.bigquery` -> google-cloud-bigquery, not every `google`
+# distribution). Reads metadata only; runs on the pipeline's Python (3.8: no
+# packages_distributions, so top_level.txt and RECORD are read directly).
+_DISTRIBUTIONS = r"""
+import importlib.metadata as md, json, sys
+wanted = json.loads(sys.stdin.read())
+tops = set(d.split(".")[0] for d in wanted)
+prefixes = {}
+for dist in md.distributions():
+    try:
+        name = dist.metadata["Name"]
+        files = dist.files or []
+    except Exception:
+        continue
+    if not name:
+        continue
+    seen = set()
+    for f in files:
+        parts = str(f).replace("\\", "/").split("/")
+        if parts[0] not in tops and parts[0].split(".")[0] not in tops:
+            continue
+        if parts[-1].endswith(".py") or "." in parts[-1]:
+            parts[-1] = parts[-1].split(".")[0]
+        for i in range(1, len(parts) + 1):
+            seen.add(".".join(parts[:i]))
+    for p in seen:
+        prefixes.setdefault(p, set()).add(name)
+out = {}
+for dotted in wanted:
+    parts = dotted.split(".")
+    for i in range(len(parts), 0, -1):
+        names = prefixes.get(".".join(parts[:i]))
+        if names:
+            out[dotted] = sorted(names)
+            break
+print(json.dumps(out))
+"""
+
+
+@cache
+def import_distributions(python: str, dotted: tuple[str, ...]) -> dict[str, list[str]]:
+    """Dotted import -> the distributions of `python` that provide it (found, not imported)."""
+    try:
+        answer = json.loads(_run(python, _DISTRIBUTIONS, json.dumps(list(dotted)), timeout=120))
+    except (InterpreterError, ValueError):
+        return {}
+    return {str(k): [str(n) for n in v] for k, v in answer.items()} if isinstance(answer, dict) else {}

@@ -27,6 +27,16 @@ def _state(rec: CaseRecord | None) -> str:
     return "ok" if not rec.outcome.is_open else f"{rec.outcome.value}: {rec.message}"
 
 
+def _distributions(rec: CaseRecord | None) -> list[str]:
+    """What the script needs as the environment's distributions (google-cloud-bigquery, not
+    `google`), with the imports none provides; empty when the check did not get that far."""
+    if rec is None or "distributions" not in rec.facts:
+        return []
+    found = [str(d) for d in rec.facts["distributions"]]
+    missing = [str(m) for m in rec.facts.get("missing_imports", [])]
+    return found + [f"{m} (not installed)" for m in missing]
+
+
 def render(audit: Audit) -> str:
     m = audit.loaded.manifest
     by = _by_criterion(audit)
@@ -56,7 +66,7 @@ def render(audit: Audit) -> str:
     ]
     imports = by.get("imports_resolve", {})
     import_rows = [
-        [s.path, s.dependencies, _state(imports.get(s.path))]
+        [s.path, _distributions(imports.get(s.path)) or s.dependencies, _state(imports.get(s.path))]
         for s in audit.inventory
         if s.kind == "python" and s.exists
     ]
@@ -84,7 +94,7 @@ def render(audit: Audit) -> str:
             "",
             "## Script imports (third-party)",
             "",
-            table(["Script", "Imports", "Resolve in run environment"], import_rows),
+            table(["Script", "Distributions (imports)", "Resolve in run environment"], import_rows),
             "",
             "## Build chain",
             "",
