@@ -16,7 +16,6 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pytest
-from tabulate import tabulate
 
 from readiness.cases import Case, case_at
 from readiness.clock import default_out_dir, parse_now
@@ -24,12 +23,11 @@ from readiness.records import CaseRecord, Outcome
 from readiness.stash import FACTS_KEY, SCRIPT_FACTS_KEY, SWEEP_KEY, loaded_manifest
 from readiness.textsafe import safe_obj, safe_text
 from readiness.unverified import CheckError, error_facts
-from reporting import trend
+from reporting import terminal, trend
 from reporting.audit import Audit, RunInfo, build_audit
 from reporting.documents import render_all, results_file_name
 from reporting.history_session import HistorySession
-from reporting.inventory import undeclared_line
-from reporting.verdict import EXIT_CODES, short_finding
+from reporting.verdict import EXIT_CODES
 from reporting.writer import DocumentWriteError, replace_document, write_documents
 
 if TYPE_CHECKING:
@@ -107,18 +105,6 @@ def _message(call: pytest.CallInfo[None], report: pytest.TestReport) -> str:
         text = f"{type(exc).__name__}: {exc}"
     text = " ".join(text.split())
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
-
-
-def _counts_table(audit: Audit) -> str:
-    """Cases per priority and outcome, the priorities that had cases, for the terminal."""
-    rows = [
-        [priority.value, sum(n for o, n in row.items() if o.is_open), total, *row.values()]
-        for priority, row in audit.counts.items()
-        if (total := sum(row.values()))
-    ]
-    return tabulate(
-        rows, headers=["priority", "open", "total", *(o.value for o in Outcome)], tablefmt="simple"
-    )
 
 
 class ReadinessPlugin:
@@ -368,69 +354,14 @@ class ReadinessPlugin:
             tr.write_sep("=", f"readiness: {self.write_error or 'no audit'}", red=True)
             return
         audit = self.audit
-        verdict = audit.verdict
-        colour = {"GO": "green", "CONDITIONAL GO": "yellow"}.get(verdict.verdict.value, "red")
-        tr.write_sep("=", f"readiness: {audit.verdict_line} (risk {verdict.risk.value})", **{colour: True})
-        for reason in verdict.reasons:
-            tr.write_line(f"  {reason}")
-        for reason in verdict.risk_reasons:
-            tr.write_line(f"  risk {reason}")
-        for line in _counts_table(audit).splitlines():
-            tr.write_line(f"  {line}")
-        _summarise_blockers(tr, audit)
-        tr.write_line(f"  scope: {audit.scope.describe()}")
-        if undeclared := undeclared_line(audit.inventory):
-            tr.write_line(f"  {undeclared}")
+        terminal.verdict_and_blockers(tr, audit)
         if self.write_error:
             tr.write_line(f"  documents NOT written: {self.write_error}", red=True)
         else:
             tr.write_line(f"  documents: {self.out_dir()} ({len(self.written)} files)")
-        self._summarise_operations(tr, audit)
-
-    def _summarise_operations(self, tr: Any, audit: Audit) -> None:
-        ops = audit.ops
-        seconds = self.history.seconds
-        took = f" in {seconds * 1000:.0f} ms" if seconds is not None else ""
-        tr.write_line(f"  history: {ops.history_line()}{took}", red=ops.history_status == "not written")
-        for note in self.history.skipped():
-            tr.write_line(f"  history warning: {note}", yellow=True)
-        if ops.diff is not None:
-            d = ops.diff
-            tr.write_line(
-                f"  since last run: {len(d.new)} new, {len(d.regressions)} regression(s), "
-                f"{len(d.still_open)} still open, {len(d.resolved)} resolved, {len(d.flapping)} flapping"
-                + ("" if d.previous_run else " (first run of this scope)")
-            )
-        overdue = [r for r in audit.blockers if ops.aging[r.key].escalation]
-        for r in overdue[:5]:
-            tr.write_line(f"  OVERDUE {r.priority.value} {r.key}: {ops.aging[r.key].escalation}", red=True)
-        w = ops.waivers
-        if w.applied or w.expired or w.unmatched or w.refused or w.unused:
-            tr.write_line(
-                f"  waivers: {len(w.applied)} case(s) waived, {len(w.expired)} expired, "
-                f"{len(w.unmatched)} matched nothing, {len(w.unused)} no longer needed, "
-                f"{len(w.refused)} refused (P0 not verified)"
-            )
+        terminal.operations(tr, audit, self.history.seconds, self.history.skipped())
         if self.notified is not None:
             tr.write_line(f"  notification: {self.notified.line()}", red=not self.notified.ok)
-
-
-#: Blockers the terminal lists before pointing at the documents.
-_TERMINAL_BLOCKERS: Final = 10
-
-
-def _summarise_blockers(tr: Any, audit: Audit) -> None:
-    """One line per root cause, most urgent first, with what it kept from running; then the
-    scratch objects still present."""
-    counts = [audit.blocker_count_text(p) for p, (n, _) in audit.blocker_counts.items() if n]
-    tr.write_line(f"  blockers: {', '.join(counts) if counts else 'none'}")
-    for root in audit.roots[:_TERMINAL_BLOCKERS]:
-        folded = f" ({root.folded_text()})" if root.folded else ""
-        tr.write_line(f"    {root.priority.value} {short_finding(root.record)}{folded}")
-    if len(audit.roots) > _TERMINAL_BLOCKERS:
-        tr.write_line(f"    … and {len(audit.roots) - _TERMINAL_BLOCKERS} more in the blocker analysis")
-    for leftover in audit.leftovers:
-        tr.write_line(f"  scratch left: {leftover.describe()}", yellow=True)
 
 
 class _ReportsFromWorkers:
