@@ -1,11 +1,13 @@
-"""The run's "now" given on the command line (`--readiness-now`, the review's `--now`)."""
+"""The run's "now" given on the command line (`--readiness-now`, the review's `--now`), and the
+dated folder a run writes to by default."""
 
 from __future__ import annotations
 
 import datetime as dt
+from pathlib import Path
 from typing import Final
 
-__all__ = ["EARLIEST", "LATEST", "parse_now"]
+__all__ = ["EARLIEST", "LATEST", "default_out_dir", "parse_now"]
 
 #: The supported range: ages, SLA due dates and review windows are computed from "now" and must
 #: stay inside what a datetime can hold (its limits would raise OverflowError mid-report).
@@ -24,3 +26,9 @@ def parse_now(text: str) -> dt.datetime:
     if not EARLIEST <= when < LATEST:
         raise ValueError(f"{text!r} is outside the supported range {EARLIEST:%Y-%m-%d} to {LATEST:%Y-%m-%d}")
     return when
+
+
+def default_out_dir(base: Path, when: dt.datetime) -> Path:
+    """Where a run's documents go without --readiness-out: `readiness-reports/YYYYMMDD` under
+    the folder pytest was started from, dated by the run's start."""
+    return base / "readiness-reports" / f"{when:%Y%m%d}"

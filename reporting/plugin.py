@@ -12,26 +12,22 @@ import datetime as dt
 import json
 import re
 import secrets
-import time
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pytest
-from tabulate import tabulate
 
 from readiness.cases import Case, case_at
-from readiness.clock import parse_now
+from readiness.clock import default_out_dir, parse_now
 from readiness.records import CaseRecord, Outcome
 from readiness.stash import FACTS_KEY, SCRIPT_FACTS_KEY, SWEEP_KEY, loaded_manifest
 from readiness.textsafe import safe_obj, safe_text
 from readiness.unverified import CheckError, error_facts
-from reporting import trend
+from reporting import terminal, trend
 from reporting.audit import Audit, RunInfo, build_audit
 from reporting.documents import render_all, results_file_name
-from reporting.history import HistoryError, HistoryStore, open_store, scope_key
-from reporting.inventory import undeclared_line
-from reporting.operations import Past, read_past
-from reporting.verdict import EXIT_CODES, short_finding
+from reporting.history_session import HistorySession
+from reporting.verdict import EXIT_CODES
 from reporting.writer import DocumentWriteError, replace_document, write_documents
 
 if TYPE_CHECKING:
@@ -45,10 +41,11 @@ _MAX_MESSAGE: Final = 600
 _TIMED_OUT: Final = re.compile(r"^Timeout \(>(?P<limit>[0-9.]+)s\) from pytest-timeout")
 
 
-def _now(config: pytest.Config) -> dt.datetime:
+def _given_now(config: pytest.Config) -> dt.datetime | None:
+    """`--readiness-now`, parsed once for the run; None when not given."""
     given = config.getoption("readiness_now")
     if not given:
-        return dt.datetime.now(dt.UTC)
+        return None
     try:
         return parse_now(str(given))
     except ValueError as exc:
@@ -57,13 +54,14 @@ def _now(config: pytest.Config) -> dt.datetime:
 
 def pytest_configure(config: pytest.Config) -> None:
     workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
+    given_now = _given_now(config)
     if workerinput is not None:
         run_id = str(workerinput["readiness_run_id"])
         started = dt.datetime.fromisoformat(str(workerinput["readiness_started"]))
     else:
-        started = _now(config)
+        started = given_now or dt.datetime.now(dt.UTC)
         run_id = f"{started:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    plugin = ReadinessPlugin(config, run_id, started, controller=workerinput is None)
+    plugin = ReadinessPlugin(config, run_id, started, controller=workerinput is None, given_now=given_now)
     config.stash[PLUGIN_KEY] = plugin
     config.pluginmanager.register(plugin, "readiness-results")
     if config.pluginmanager.hasplugin("html"):
@@ -75,6 +73,7 @@ def pytest_configure(config: pytest.Config) -> None:
 def pytest_unconfigure(config: pytest.Config) -> None:
     plugin = config.stash.get(PLUGIN_KEY, None)
     if plugin is not None:
+        plugin.history.close()  # a run stopped between reading and recording leaves it open
         config.pluginmanager.unregister(plugin)
         del config.stash[PLUGIN_KEY]
 
@@ -108,25 +107,26 @@ def _message(call: pytest.CallInfo[None], report: pytest.TestReport) -> str:
     return text if len(text) <= _MAX_MESSAGE else text[: _MAX_MESSAGE - 1] + "…"
 
 
-def _counts_table(audit: Audit) -> str:
-    """Cases per priority and outcome, the priorities that had cases, for the terminal."""
-    rows = [
-        [priority.value, sum(n for o, n in row.items() if o.is_open), total, *row.values()]
-        for priority, row in audit.counts.items()
-        if (total := sum(row.values()))
-    ]
-    return tabulate(
-        rows, headers=["priority", "open", "total", *(o.value for o in Outcome)], tablefmt="simple"
-    )
-
-
 class ReadinessPlugin:
-    def __init__(self, config: pytest.Config, run_id: str, started: dt.datetime, controller: bool) -> None:
+    def __init__(
+        self,
+        config: pytest.Config,
+        run_id: str,
+        started: dt.datetime,
+        controller: bool,
+        given_now: dt.datetime | None = None,
+    ) -> None:
         self.config = config
         #: Identifies this run in scratch-object names and history; the same on every worker.
         self.run_id = run_id
         self.started = started
         self.controller = controller
+        #: `--readiness-now`: the run starts and finishes then (reproducible documents).
+        self.given_now = given_now
+        given_out = config.getoption("readiness_out")
+        self._out_dir = (
+            Path(given_out) if given_out else default_out_dir(config.invocation_params.dir, started)
+        )
         self.records: dict[str, CaseRecord] = {}
         #: Node ids whose reports named a case this run's manifest does not have.
         self.unknown_cases: set[str] = set()
@@ -136,9 +136,11 @@ class ReadinessPlugin:
         self.write_error = ""
         #: Why the run has no verdict at all (nothing ran), "" otherwise.
         self.nothing_ran = ""
-        self.store: HistoryStore | None = None
-        #: Seconds the history write took (shown in the terminal summary).
-        self.history_seconds: float | None = None
+        self.history = HistorySession(
+            str(config.getoption("history") or ""),
+            config.invocation_params.dir,
+            started,
+        )
         self.notified: notify.NotifyResult | None = None
         self._png: bytes | None = None
         self._png_done = False
@@ -246,7 +248,7 @@ class ReadinessPlugin:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.controller and session.config.pluginmanager.has_plugin("dsession"):
             session.config.pluginmanager.register(_ReportsFromWorkers(self), "readiness-from-workers")
-        if self.controller and self.history_location()[0]:
+        if self.controller and self.history.location(loaded_manifest(self.config))[0]:
             # The trend chart is drawn at the end; matplotlib's import and font cache take
             # seconds, which overlap with the checks' waits on the APIs when done meanwhile.
             trend.warm_up_in_background()
@@ -268,7 +270,7 @@ class ReadinessPlugin:
         swept = self.config.stash.get(SWEEP_KEY, None)
         if swept is not None:
             audit.extra["scratch_sweep"] = swept
-        self.record_history(audit)
+        self.history.record(audit)
         notifying = bool(self.config.getoption("notify"))
         if notifying:
             audit.extra["notify"] = {"sent": None, "detail": "pending: posted after the documents"}
@@ -294,14 +296,12 @@ class ReadinessPlugin:
 
     def build(self) -> Audit:
         if self.audit is None:
-            finished = (
-                _now(self.config) if self.config.getoption("readiness_now") else dt.datetime.now(dt.UTC)
-            )
+            finished = self.given_now or dt.datetime.now(dt.UTC)
             run = RunInfo(self.run_id, self.started, max(finished, self.started), self.started.date())
             loaded = loaded_manifest(self.config)
             markexpr = str(self.config.getoption("markexpr") or "")
             keyword = str(self.config.getoption("keyword") or "")
-            location, past, problem = self.read_history(markexpr, keyword)
+            location, past, problem = self.history.read(loaded, markexpr, keyword)
             self.audit = build_audit(
                 loaded,
                 list(self.records.values()),
@@ -313,54 +313,6 @@ class ReadinessPlugin:
                 history_problem=problem,
             )
         return self.audit
-
-    # -- history -------------------------------------------------------------------------------
-
-    def history_location(self) -> tuple[str, Path]:
-        """(location, folder a relative SQLite path is resolved against); "" = no history."""
-        given = self.config.getoption("history")
-        if given:
-            return str(given), self.config.invocation_params.dir
-        loaded = loaded_manifest(self.config)
-        return loaded.manifest.history.store, loaded.path.parent
-
-    def read_history(self, markexpr: str, keyword: str) -> tuple[str, Past | None, str]:
-        location, base = self.history_location()
-        if not location:
-            return "", None, ""
-        loaded = loaded_manifest(self.config)
-        project, phase = loaded.manifest.project.name, loaded.phase.id
-        try:
-            self.store = open_store(location, base, _bigquery_endpoint(loaded.manifest))
-            location = self.store.location
-            past = read_past(
-                self.store,
-                project,
-                phase,
-                scope_key(project, phase, markexpr, keyword),
-                before=self.started,
-                window=loaded.manifest.history.trend_runs,
-            )
-        except HistoryError as exc:
-            return location, None, str(exc)
-        return location, past, ""
-
-    def record_history(self, audit: Audit) -> None:
-        ops = audit.ops
-        if self.store is None or ops.history_status != "read":
-            if ops.history_status == "unavailable":
-                ops.history_status = "not written"
-            return
-        begin = time.perf_counter()
-        try:
-            self.store.record(audit.history_entry())
-        except HistoryError as exc:
-            ops.history_status, ops.history_detail = "not written", str(exc)
-        else:
-            ops.history_status = "recorded"
-        finally:
-            self.history_seconds = time.perf_counter() - begin
-            self.store.close()
 
     def trend_png(self) -> bytes | None:
         """The trend chart (rendered once; None without history)."""
@@ -374,10 +326,7 @@ class ReadinessPlugin:
         return self._png
 
     def out_dir(self) -> Path:
-        given = self.config.getoption("readiness_out")
-        if given:
-            return Path(given)
-        return self.config.invocation_params.dir / "readiness-reports" / f"{self.started:%Y%m%d}"
+        return self._out_dir
 
     def write(self, audit: Audit) -> None:
         # Every document through the one redaction (readiness/textsafe.py), whatever it quotes.
@@ -405,68 +354,14 @@ class ReadinessPlugin:
             tr.write_sep("=", f"readiness: {self.write_error or 'no audit'}", red=True)
             return
         audit = self.audit
-        verdict = audit.verdict
-        colour = {"GO": "green", "CONDITIONAL GO": "yellow"}.get(verdict.verdict.value, "red")
-        tr.write_sep("=", f"readiness: {audit.verdict_line} (risk {verdict.risk.value})", **{colour: True})
-        for reason in verdict.reasons:
-            tr.write_line(f"  {reason}")
-        for reason in verdict.risk_reasons:
-            tr.write_line(f"  risk {reason}")
-        for line in _counts_table(audit).splitlines():
-            tr.write_line(f"  {line}")
-        _summarise_blockers(tr, audit)
-        tr.write_line(f"  scope: {audit.scope.describe()}")
-        if undeclared := undeclared_line(audit.inventory):
-            tr.write_line(f"  {undeclared}")
+        terminal.verdict_and_blockers(tr, audit)
         if self.write_error:
             tr.write_line(f"  documents NOT written: {self.write_error}", red=True)
         else:
             tr.write_line(f"  documents: {self.out_dir()} ({len(self.written)} files)")
-        self._summarise_operations(tr, audit)
-
-    def _summarise_operations(self, tr: Any, audit: Audit) -> None:
-        ops = audit.ops
-        took = f" in {self.history_seconds * 1000:.0f} ms" if self.history_seconds is not None else ""
-        tr.write_line(f"  history: {ops.history_line()}{took}", red=ops.history_status == "not written")
-        for note in self.store.skipped if self.store is not None else []:
-            tr.write_line(f"  history warning: {note}", yellow=True)
-        if ops.diff is not None:
-            d = ops.diff
-            tr.write_line(
-                f"  since last run: {len(d.new)} new, {len(d.regressions)} regression(s), "
-                f"{len(d.still_open)} still open, {len(d.resolved)} resolved, {len(d.flapping)} flapping"
-                + ("" if d.previous_run else " (first run of this scope)")
-            )
-        overdue = [r for r in audit.blockers if ops.aging[r.key].escalation]
-        for r in overdue[:5]:
-            tr.write_line(f"  OVERDUE {r.priority.value} {r.key}: {ops.aging[r.key].escalation}", red=True)
-        w = ops.waivers
-        if w.applied or w.expired or w.unmatched or w.refused or w.unused:
-            tr.write_line(
-                f"  waivers: {len(w.applied)} case(s) waived, {len(w.expired)} expired, "
-                f"{len(w.unmatched)} matched nothing, {len(w.unused)} no longer needed, "
-                f"{len(w.refused)} refused (P0 not verified)"
-            )
+        terminal.operations(tr, audit, self.history.seconds, self.history.skipped())
         if self.notified is not None:
             tr.write_line(f"  notification: {self.notified.line()}", red=not self.notified.ok)
-
-
-#: Blockers the terminal lists before pointing at the documents.
-_TERMINAL_BLOCKERS: Final = 10
-
-
-def _summarise_blockers(tr: Any, audit: Audit) -> None:
-    """One line per root cause, most urgent first, with what it kept from running; then the
-    scratch objects still present."""
-    counts = [audit.blocker_count_text(p) for p, (n, _) in audit.blocker_counts.items() if n]
-    tr.write_line(f"  blockers: {', '.join(counts) if counts else 'none'}")
-    for root in audit.roots[:_TERMINAL_BLOCKERS]:
-        folded = f" ({root.folded_text()})" if root.folded else ""
-        tr.write_line(f"    {root.priority.value} {short_finding(root.record)}{folded}")
-    if len(audit.roots) > _TERMINAL_BLOCKERS:
-        tr.write_line(f"    … and {len(audit.roots) - _TERMINAL_BLOCKERS} more in the blocker analysis")
-    for leftover in audit.leftovers:
-        tr.write_line(f"  scratch left: {leftover.describe()}", yellow=True)
 
 
 class _ReportsFromWorkers:
@@ -482,13 +377,6 @@ class _ReportsFromWorkers:
         data: dict[str, Any] | None = getattr(report, "readiness", None)
         if data is not None:
             self.plugin.aggregate(report, data)
-
-
-def _bigquery_endpoint(manifest: Any) -> str:
-    """The manifest's BigQuery endpoint override (the local emulator), if it has one."""
-    gcp = getattr(manifest, "gcp", None)
-    endpoints = getattr(gcp, "endpoints", None)
-    return str(getattr(endpoints, "bigquery", "") or "")
 
 
 def _clean_report(report: pytest.TestReport) -> None:

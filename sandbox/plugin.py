@@ -36,6 +36,7 @@ from typing import Any, Final, final
 
 import pytest
 
+from readiness.clock import default_out_dir, parse_now
 from readiness.manifest import LoadedManifest
 from readiness.stash import loaded_manifest
 from sandbox.processes import (
@@ -72,8 +73,8 @@ def _default_out_dir(config: pytest.Config) -> Path:
     if given:
         # A bad value is reported by reporting.plugin with its own message; keep today here.
         with contextlib.suppress(ValueError):
-            when = dt.datetime.fromisoformat(given)
-    return config.invocation_params.dir / "readiness-reports" / f"{when:%Y%m%d}"
+            when = parse_now(str(given))
+    return default_out_dir(config.invocation_params.dir, when)
 
 
 @pytest.hookimpl(tryfirst=True)
