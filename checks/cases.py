@@ -13,6 +13,7 @@ from checks.discovery import UNDECLARED_CRITERIA, UndeclaredScript, undeclared_s
 from checks.manifest import SECTION_SUBJECT, Blocker, LoadedManifest, Script
 from checks.manifest_base import AuditedItem
 from checks.manifest_gcp import Bucket, Dataset, FamilyTarget, Identity
+from checks.manifest_tables import TABLE_CRITERIA, table_criterion_applies
 from checks.priority import Priority
 
 __all__ = ["FACTS_KEY", "Case", "Item", "case_at", "cases_for", "param_for"]
@@ -110,6 +111,9 @@ def _items(loaded: LoadedManifest, kind: SubjectKind) -> list[Item]:
         return _identities(loaded)
     if kind is SubjectKind.FAMILY:
         return _family_targets(loaded)
+    if kind is SubjectKind.BILLING:
+        billing = loaded.manifest.billing
+        return [billing] if billing is not None else []
     section = next(s for s, k in SECTION_SUBJECT.items() if k is kind)
     items: list[Item] = list(getattr(loaded.manifest, section))
     if kind is SubjectKind.SCRIPT:
@@ -125,6 +129,8 @@ def _applies(criterion: Criterion, item: Item, loaded: LoadedManifest) -> bool:
         if criterion.script_kinds and item.script_kind.value not in criterion.script_kinds:
             return False
         if cid == "cli_flags" and not item.flags:
+            return False
+        if cid in TABLE_CRITERIA and not table_criterion_applies(cid, item, loaded.manifest):
             return False
         if cid in _NEEDS_PRESENT_FILE:
             return (loaded.root / item.path).is_file()

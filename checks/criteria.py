@@ -32,6 +32,8 @@ class SubjectKind(StrEnum):
     PERMISSION_SET = "permissions"
     QUOTA = "quota"
     API = "api"
+    #: The Cloud Billing export dataset (`[billing]`).
+    BILLING = "billing export"
 
     @property
     def google(self) -> bool:
@@ -63,6 +65,9 @@ class Criterion:
     impact: str = ""
     mitigation: str = ""
     action: str = ""
+    #: Also reads Google Cloud though its subject is local (a script's tables): without
+    #: credentials it could not run, like every Google case.
+    reads_google: bool = False
 
 
 CRITERIA: Final[dict[str, Criterion]] = {
@@ -162,6 +167,36 @@ CRITERIA: Final[dict[str, Criterion]] = {
             section="Container builds",
             impact="the build fails at the docker step",
             action="fix the -f path or add the Dockerfile",
+        ),
+        Criterion(
+            "script_naming",
+            "tables it reads and writes follow the naming mandate",
+            SubjectKind.SCRIPT,
+            Area.NAMING,
+            section="Naming and schema mandates",
+            impact="the script creates or consumes names that downstream code does not expect",
+            action="make the names it writes follow the mandate; read the renamed tables",
+            reads_google=True,
+        ),
+        Criterion(
+            "script_schema",
+            "its output tables carry the mandated columns",
+            SubjectKind.SCRIPT,
+            Area.DATA_QUALITY,
+            section="Naming and schema mandates",
+            impact="feature joins and training reads fail on the script's output",
+            action="add the mandated columns to the script's output schema",
+            reads_google=True,
+        ),
+        Criterion(
+            "script_cost",
+            "estimated cost within the phase budget",
+            SubjectKind.SCRIPT,
+            Area.INFRASTRUCTURE,
+            section="Quotas and cost",
+            impact="running the script overruns the phase's budget",
+            action="narrow what the script reads (partitions, columns) or raise the budget",
+            reads_google=True,
         ),
         Criterion(
             "package_installed",
@@ -286,6 +321,15 @@ CRITERIA: Final[dict[str, Criterion]] = {
             section="Quotas and cost",
             impact="the phase overruns its budget or the daily quota",
             action="partition/cluster the tables or narrow the queries",
+        ),
+        Criterion(
+            "billing_export",
+            "billing export receives data and the phase budget is declared",
+            SubjectKind.BILLING,
+            Area.INFRASTRUCTURE,
+            section="Quotas and cost",
+            impact="the phase's spending is not tracked: an overrun is seen only on the invoice",
+            action="enable the Cloud Billing export to BigQuery and declare the phase's budget_usd",
         ),
         Criterion(
             "bucket_reachable",

@@ -29,6 +29,7 @@ from pydantic import (
 from checks.criteria import CRITERIA, SubjectKind
 from checks.inspect.discovery import DEFAULT_EXCLUDE
 from checks.manifest_base import AuditedItem, Blocker, StrictModel
+from checks.manifest_billing import BillingExport, billing_references
 from checks.manifest_env import DEFAULT_ENVIRONMENT, Environment, relative_path
 from checks.manifest_gcp import (
     Api,
@@ -43,6 +44,7 @@ from checks.manifest_gcp import (
     Quota,
     SourceTable,
 )
+from checks.manifest_tables import table_entries, table_references
 
 __all__ = [
     "MAX_MANIFEST_BYTES",
@@ -146,6 +148,16 @@ class Script(AuditedItem):
     context: str | None = None
     #: The `[[environments]]` entry that runs this script (default: `project.environment`).
     environment: str | None = None
+    #: Tables it reads and writes: names, patterns (`cov_agg_{pair}`, `cov_*`), mandate family
+    #: names (`COV`), each optionally `dataset.`-qualified (checks/manifest_tables.py).
+    reads: list[str] = []
+    writes: list[str] = []
+    #: How many times the phase runs it (its cost estimate is per run).
+    runs: int = Field(default=1, ge=1)
+    #: Names of `[[queries]]` it runs: its cost is their dry runs instead of its reads' bytes.
+    queries: list[str] = []
+
+    _table_entries = field_validator("reads", "writes")(table_entries)
 
     @field_validator("path", "context")
     @classmethod
@@ -333,6 +345,7 @@ class Manifest(StrictModel):
     permissions: list[PermissionSet] = []
     quotas: list[Quota] = []
     apis: list[Api] = []
+    billing: BillingExport | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:
@@ -368,6 +381,8 @@ class Manifest(StrictModel):
                         f"datasets[{index}] {dataset.id!r}.mandates: unknown mandate {mandate!r}"
                     )
         _environment_references(self)
+        table_references(self)
+        billing_references(self)
         for crit_id in self.criteria:
             if crit_id not in CRITERIA:
                 raise ValueError(

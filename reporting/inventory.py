@@ -17,6 +17,7 @@ from checks.inspect.shell_source import called_tools
 from checks.manifest import LoadedManifest, Script, ScriptKind
 from checks.priority import Priority
 from reporting.records import CaseRecord
+from reporting.script_tables import table_columns
 from reporting.statuses import CRITERION_STATUS, Status, item_status, status_text
 
 __all__ = ["ScriptRow", "ScriptStatus", "build_inventory", "undeclared_line"]
@@ -46,6 +47,10 @@ class ScriptRow:
     blockers: list[str]
     recommendation: str
     create_hours: float
+    #: Its declared tables judged (reporting.script_tables): naming, schema, cost ("" = none).
+    naming_mandate: str = ""
+    schema_mandate: str = ""
+    cost_estimate: str = ""
 
     @property
     def status_text(self) -> str:
@@ -105,6 +110,7 @@ def _row(
         )
         for r in roots
     ]
+    tables = table_columns(recs)
     return ScriptRow(
         path=script.path,
         purpose=script.purpose,
@@ -123,6 +129,9 @@ def _row(
         blockers=blockers,
         recommendation=_recommendation(status, script, roots or open_recs, effective),
         create_hours=script.create_hours,
+        naming_mandate=tables.naming,
+        schema_mandate=tables.schema,
+        cost_estimate=tables.cost,
     )
 
 

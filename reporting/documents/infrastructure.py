@@ -10,6 +10,7 @@ from typing import Any, Final
 from checks.criteria import CRITERIA
 from checks.priority import Priority
 from reporting.audit import Audit
+from reporting.documents.cost_monitoring import cost_monitoring_line
 from reporting.documents.markdown import dated, header, table
 from reporting.records import CaseRecord, Outcome
 from reporting.statuses import item_status, status_text
@@ -156,6 +157,9 @@ _COLUMNS: Final[dict[str, tuple[_Column, ...]]] = {
         _Column("Planned", _fact("quota_headroom", "planned", _count)),
         _Column("Unit", _fact("quota_headroom", "unit")),
         _Column("Estimated cost (USD)", _fact("query_cost", "usd")),
+        _Column("Script estimate", _fact("script_cost", "estimate")),
+        _Column("Budget (USD)", _fact("billing_export", "budget_usd")),
+        _Column("Last billing export", _fact("billing_export", "last_export")),
     ),
     "Enabled APIs": (_Column("State", _fact("api_enabled", "state")),),
 }
@@ -194,6 +198,8 @@ def render(audit: Audit) -> str:
             continue
         passed = sum(1 for r in recs if not r.outcome.is_open)
         parts += [f"{passed} of {len(recs)} checks verified.", ""]
+        if section == "Quotas and cost":
+            parts += [cost_monitoring_line(recs), ""]
         columns = _COLUMNS[section]
         if columns:
             subjects = _subjects(recs, priority_of)
