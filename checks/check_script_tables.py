@@ -10,11 +10,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Final
+from typing import Any
 
 import pytest
 
 from checks.cases import Case
+from checks.costs import MIN_BILLED_BYTES, usd, usd_range
 from checks.findings import finding, unverified
 from checks.gcp.access import GoogleAccess
 from checks.gcp.bq_snapshot import BigQueryMetadata, DatasetRef, TableInfo, bigquery_metadata, dataset_refs
@@ -23,10 +24,6 @@ from checks.inspect.mandates import in_family, judge, short_list
 from checks.inspect.table_names import TableRef, can_comply, family_of, parse_entry, source_table_names
 from checks.manifest import LoadedManifest, Script, ScriptKind
 from checks.manifest_gcp import Family
-
-#: BigQuery on-demand bills at least 10 MB for each table a query references.
-MIN_BILLED_BYTES: Final = 10 * 2**20
-TIB: Final = 2**40
 
 
 @dataclass(frozen=True, slots=True)
@@ -203,7 +200,7 @@ def check_script_cost(
     else:
         tables = _tables(request, manifest, _refs(script.reads, _families(manifest)))
         billed = sum(max(t.size_bytes, MIN_BILLED_BYTES) for _, t in tables)
-        low = billed / TIB * price
+        low = usd(billed, price)
         high = low * script.runs
         facts.update(tables=len(tables), bytes=sum(t.size_bytes for _, t in tables), runs=script.runs)
         basis = f"{_count(len(tables), 'table')}, {_count(script.runs, 'run')}"
@@ -231,7 +228,7 @@ def _query_cost(
         estimate = bq.dry_run(query.sql)
         if estimate.bytes is None:
             unverified(f"{script.path}: query {query.name!r} was refused by the dry run (see query_cost)")
-        total += estimate.bytes / TIB * price * query.runs
+        total += usd(estimate.bytes, price) * query.runs
         runs += query.runs
         if estimate.lower_bound:
             floors.append(query.name)
@@ -244,16 +241,3 @@ def _query_cost(
 
 def _count(n: int, noun: str) -> str:
     return f"{n:,} {noun}{'s' if n != 1 else ''}"
-
-
-def usd_range(low: float, high: float) -> str:
-    """ "$5-10", or "$0.42" when the bounds agree at the precision shown."""
-    lo, hi = _usd(low), _usd(high)
-    return f"${lo}" if lo == hi else f"${lo}-{hi}"
-
-
-def _usd(value: float) -> str:
-    return f"{value:,.0f}" if value >= 10 else f"{value:,.2f}"
-
-
-__all__ = ["MIN_BILLED_BYTES", "usd_range"]
