@@ -81,7 +81,7 @@ def check_script_naming(
     reads, writes = _refs(script.reads, mandated), _refs(script.writes, mandated)
     spelled = _source_names(manifest, script, facts)
     # A name its source spells is one it may create, unless a `reads` entry covers it.
-    spelled_reads = [s for s in spelled if any(r.matches(s.name) for r in reads)]
+    spelled_reads = [s for s in spelled if any(_covers(r, s) for r in reads)]
     spelled_writes = [s for s in spelled if s not in spelled_reads]
     mandates = sorted({m.mandate for m in mandated})
     facts["mandates"] = mandates
@@ -117,6 +117,13 @@ def check_script_naming(
         finding(f"{script.path}: {label} PARTIAL: {reason}")
     sources_text = f"its {len(read_tables):,} source tables comply" if read_tables else "no mandated source"
     _naming(facts, "COMPLIANT", f"{creates}; {sources_text}")
+
+
+def _covers(entry: TableRef, spelled: TableRef) -> bool:
+    """A `reads` entry covers a name the source spells in its own dataset (or in any, unqualified):
+    `config.sm_meta` is not read because `public.sm_*` is (sm-etl-cloud-run upserts the former)."""
+    same_place = not entry.dataset or not spelled.dataset or entry.dataset == spelled.dataset
+    return same_place and entry.matches(spelled.name)
 
 
 def _naming(facts: dict[str, Any], verdict: str, reason: str) -> None:

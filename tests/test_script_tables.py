@@ -66,6 +66,7 @@ client.load_table_from_dataframe(frame, "lag_tmp")
 client.get_table("features.COV_AGG_AUDUSD")
 client.query(f"SELECT 1 FROM `{dataset}.INFORMATION_SCHEMA.TABLES`")
 label = "lag_value"  # a column name: no table context
+export = f"lag_bqx_{pair}_{day}.csv"  # a file name, not dataset.table
 '''
 
 
@@ -117,6 +118,10 @@ WRITER = (
 TMP_WRITER = (
     'from google.cloud import bigquery\nbigquery.Client().load_table_from_dataframe(f, "d.cov_tmp")\n'
 )
+# From sm-etl-cloud-run: the script reads public tables and upserts one of its configuration
+# schema; the name in the other dataset is not covered by `reads = ["public.cov_*"]`.
+UPSERTER = 'tabela = tabelas["config.cov_meta"]\nq = "SELECT * FROM public.cov_eurusd_old"\n'
+PUBLIC_READER = 'q = "SELECT * FROM public.cov_eurusd_old"\n'
 LEGACY_READER = (
     'from google.cloud import bigquery\nbigquery.Client().query("SELECT * FROM `d.cov_eurusd_agg`")\n'
 )
@@ -133,6 +138,8 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> AuditRun:
         ("jobs/upper.py", "print('x')\n"),
         ("jobs/legacy_reader.py", LEGACY_READER),
         ("jobs/undeclared_tables.py", TMP_WRITER),
+        ("jobs/upserter.py", UPSERTER),
+        ("jobs/public_reader.py", PUBLIC_READER),
     ):
         repo.write(path, text)
     body = "".join(
@@ -142,6 +149,8 @@ def audit(tmp_path_factory: pytest.TempPathFactory) -> AuditRun:
             _script("jobs/upper.py", "P1", 'writes = ["COV_AGG_{pair}"]'),
             _script("jobs/legacy_reader.py", "P1", 'reads = ["cov_{pair}_agg"]\nwrites = ["cov_agg_{pair}"]'),
             _script("jobs/undeclared_tables.py", "P1", ""),
+            _script("jobs/upserter.py", "P1", 'reads = ["public.cov_*"]'),
+            _script("jobs/public_reader.py", "P1", 'reads = ["public.cov_*"]'),
         )
     )
     run = run_shared(work, repo.manifest(body, head=HEAD), "-k", "script_naming")
@@ -185,6 +194,14 @@ def test_reading_legacy_names_while_writing_compliant_ones_is_partial(audit: Aud
     assert "d.cov_eurusd_agg (line 2)" in case["message"]
 
 
+def test_a_read_entry_covers_only_names_in_its_own_dataset(audit: AuditRun) -> None:
+    upserter = audit.case("script_naming", "jobs/upserter.py")
+    assert upserter["facts"]["naming"] == "NON-COMPLIANT"
+    assert upserter["facts"]["bad_writes"] == ["config.cov_meta (line 1) (COV: ^cov_(agg|align)_[a-z]{6}$)"]
+    reader = audit.case("script_naming", "jobs/public_reader.py")
+    assert (reader["facts"]["naming"], reader["facts"]["bad_writes"]) == ("PARTIAL", [])
+
+
 def test_a_script_that_declares_no_tables_is_not_judged(audit: AuditRun) -> None:
     with pytest.raises(AssertionError, match="no case script_naming"):
         audit.case("script_naming", "jobs/undeclared_tables.py")
@@ -195,7 +212,14 @@ def test_inventory_document_lists_the_mandate_columns_per_script(audit: AuditRun
     doc = audit.doc("IMPLEMENTATION_SCRIPT_INVENTORY")
     section = doc.split("## Tables: mandates and cost", 1)[1]
     rows = {line.split("|")[1].strip(): line for line in section.splitlines() if line.startswith("| jobs/")}
-    assert set(rows) == {"jobs/good.py", "jobs/tmp_writer.py", "jobs/upper.py", "jobs/legacy_reader.py"}
+    assert set(rows) == {
+        "jobs/good.py",
+        "jobs/tmp_writer.py",
+        "jobs/upper.py",
+        "jobs/legacy_reader.py",
+        "jobs/upserter.py",
+        "jobs/public_reader.py",
+    }
     assert "| PARTIAL (P1) " in rows["jobs/legacy_reader.py"]
     assert "M008 PARTIAL (creates compliant names, but may process" in rows["jobs/legacy_reader.py"]
     assert "| READY " in rows["jobs/good.py"] and "M008 COMPLIANT" in rows["jobs/good.py"]

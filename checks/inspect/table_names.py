@@ -36,6 +36,11 @@ _SQL: Final = re.compile(
 )
 _DOTTED_ID: Final = re.compile(rf"^{_PART}(?:\.{_PART}){{1,2}}$")
 _BARE_ID: Final = re.compile(rf"^{_PART}$")
+#: The last part of `x.csv`: a file name, never a table (seen in sm-etl-cloud-run's ETL scripts).
+_FILE_EXTENSIONS: Final = frozenset(
+    {"csv", "json", "jsonl", "parquet", "avro", "orc", "txt", "sql", "py", "yaml", "yml", "toml",
+     "gz", "zip", "xlsx", "xls", "log", "dbc", "dbf", "pkl", "pickle", "md"}
+)  # fmt: skip
 #: google-cloud-bigquery calls whose string arguments are table ids.
 _TABLE_CALLS: Final = frozenset(
     {
@@ -199,6 +204,8 @@ def _ref(candidate: str, line: int) -> TableRef | None:
     parts = candidate.replace(_HOLE, "*").split(".")
     if any(p.upper() == "INFORMATION_SCHEMA" for p in parts):
         return None
+    if len(parts) >= 2 and parts[-1].lower() in _FILE_EXTENSIONS:
+        return None  # `f"{name}_{date}.csv"`: a file, not `dataset.table`
     table = re.sub(r"\*+", "*", parts[-1])
     if not table or table == "*" or table.startswith("__") or not re.search(r"[A-Za-z]", table):
         return None
