@@ -85,6 +85,9 @@ def test_a_fresh_export_and_a_declared_budget_pass(runs: dict[str, AuditRun]) ->
     cost = report.split("## Quotas and cost", 1)[1].split("\n## ", 1)[0]
     assert "**Cost monitoring: in place.** Billing export bqx-ml.billing_fresh last written " in cost
     assert "; phase budget $50.00." in cost
+    # What the phase needs on the Google side includes its cost tracking.
+    phase = run.doc("PHASE_4C_READINESS_REPORT")
+    assert "| billing_fresh " in phase and "| billing export " in phase
 
 
 def test_an_export_older_than_its_window_is_a_finding(runs: dict[str, AuditRun], world: World) -> None:
