@@ -17,9 +17,7 @@ def usd(scanned: float, price_per_tib: float) -> float:
 
 def usd_range(low: float, high: float) -> str:
     """ "$5-10", or "$0.42" when the bounds agree at the precision shown."""
-    lo, hi = _dollars(low), _dollars(high)
+    # One precision for both ends, from the larger: cents below $10, whole dollars above.
+    spec = ",.0f" if max(low, high) >= 10 else ",.2f"
+    lo, hi = format(low, spec), format(high, spec)
     return f"${lo}" if lo == hi else f"${lo}-{hi}"
-
-
-def _dollars(value: float) -> str:
-    return f"{value:,.0f}" if value >= 10 else f"{value:,.2f}"

@@ -34,7 +34,8 @@ def _column(record: CaseRecord | None, text: Any) -> str:
     if record is None:
         return ""
     if record.outcome in (Outcome.ERROR, Outcome.SKIPPED) or not record.facts:
-        return f"unverified: {record.message}" if record.message else record.outcome.value
+        message = record.message or record.outcome.value
+        return message if message.startswith("unverified") else f"unverified: {message}"
     value: str = text(record)
     return value + (" (waived)" if record.outcome is Outcome.WAIVED else "")
 

@@ -13,10 +13,14 @@ from pathlib import Path
 
 import pytest
 
+from checks.costs import usd_range
 from checks.inspect.table_names import can_comply, family_of, parse_entry, source_table_names
 from checks.manifest import ManifestError, load_manifest
 from checks.manifest_gcp import Family
+from checks.priority import Priority
 from conftest import AuditRun, TargetRepo, run_shared
+from reporting.records import CaseRecord, Outcome
+from reporting.script_tables import table_columns
 
 COV = Family(family="COV", match="^cov_", table_pattern="^cov_(agg|align)_[a-z]{6}$")
 LAG = Family(family="LAG", match="^lag_", table_pattern="^lag_(bqx|idx)_[a-z]{6}$")
@@ -264,3 +268,46 @@ def test_a_dataset_the_manifest_does_not_audit_is_refused(tmp_path: Path) -> Non
         load_manifest(manifest)
     manifest.write_text(manifest.read_text().replace("elsewhere.cov_*", "features.cov_*"))
     assert load_manifest(manifest).manifest.scripts[0].reads == ["features.cov_*"]
+
+
+# -- the inventory's columns, from the records alone ---------------------------------------------------
+
+
+def _record(criterion: str, outcome: str, message: str = "", **facts: object) -> CaseRecord:
+    return CaseRecord(
+        nodeid=f"checks/x.py::check_{criterion}[a.py]",
+        criterion=criterion,
+        title="",
+        area="",
+        subject="a.py",
+        subject_kind="script",
+        category="generation",
+        priority=Priority.P1,
+        phase="4C",
+        needed=True,
+        phases=[],
+        owner="",
+        blocker={},
+        outcome=Outcome(outcome),
+        message=message,
+        facts=dict(facts),
+    )
+
+
+def test_inventory_columns_come_from_the_facts_and_say_once_what_could_not_be_verified() -> None:
+    columns = table_columns(
+        [
+            _record("script_naming", "passed", mandates=["M008"], naming="COMPLIANT", naming_reason="fine"),
+            _record("script_schema", "error", "unverified: no credentials; run gcloud auth"),
+            _record("script_cost", "failed", "over", estimate="$5-10 (194 tables, 2 runs)", budget_usd=8.0),
+        ]
+    )
+    assert columns.naming == "M008 COMPLIANT (fine)"
+    assert columns.schema == "unverified: no credentials; run gcloud auth"
+    assert columns.cost == "$5-10 (194 tables, 2 runs): over the phase budget ($8.00)"
+    assert table_columns([]).naming == ""
+    assert (
+        usd_range(5.0, 10.0) == "$5-10"
+        and usd_range(0.2, 5.96) == "$0.20-5.96"
+        and usd_range(0.001, 0.002) == "$0.00"
+    )
