@@ -11,6 +11,7 @@ from readiness.criteria import CRITERIA, Criterion, Needs, SubjectKind
 from readiness.manifest import Blocker, LoadedManifest, Script
 from readiness.manifest.base import AuditedItem
 from readiness.manifest.gcp import Bucket, Dataset, FamilyTarget, Identity
+from readiness.manifest.tables import cost_judged, names_judged, schema_judged
 from readiness.priorities import Priority
 from readiness.undeclared import UndeclaredScript, undeclared_scripts
 
@@ -36,6 +37,15 @@ _HAS: Final[dict[Needs, Callable[[AuditedItem, LoadedManifest], bool]]] = {
         isinstance(item, FamilyTarget) and bool(item.family.table_pattern or item.family.column_pattern)
     ),
     Needs.CHECKPOINT_PREFIX: lambda item, _: isinstance(item, Bucket) and bool(item.checkpoint_prefix),
+    Needs.DECLARED_TABLES: lambda item, loaded: (
+        isinstance(item, Script) and names_judged(item, loaded.manifest)
+    ),
+    Needs.DECLARED_WRITES: lambda item, loaded: (
+        isinstance(item, Script) and schema_judged(item, loaded.manifest)
+    ),
+    Needs.DECLARED_READS: lambda item, loaded: (
+        isinstance(item, Script) and cost_judged(item, loaded.manifest)
+    ),
 }
 
 
@@ -115,6 +125,9 @@ def _items(loaded: LoadedManifest, kind: SubjectKind) -> list[Item]:
         return _identities(loaded)
     if kind is SubjectKind.FAMILY:
         return _family_targets(loaded)
+    if kind is SubjectKind.BILLING:
+        billing = loaded.manifest.billing
+        return [billing] if billing is not None else []
     items: list[Item] = list(getattr(loaded.manifest, kind.manifest_field))
     if kind is SubjectKind.SCRIPT:
         items.extend(undeclared_scripts(loaded))

@@ -35,6 +35,8 @@ class SubjectKind(StrEnum):
     PERMISSION_SET = "permissions"
     QUOTA = "quota"
     API = "api"
+    #: The Cloud Billing export dataset (`[billing]`).
+    BILLING = "billing export"
 
     @property
     def google(self) -> bool:
@@ -99,6 +101,12 @@ class Needs(StrEnum):
     NAME_PATTERN = "name pattern"
     #: The bucket declares where its checkpoints are.
     CHECKPOINT_PREFIX = "checkpoint prefix"
+    #: The script declares tables it reads or writes, and a mandate has a table name pattern.
+    DECLARED_TABLES = "declared tables and a naming mandate"
+    #: The script declares tables it writes, a mandate lists required columns, BigQuery is audited.
+    DECLARED_WRITES = "declared writes and a schema mandate"
+    #: The script declares tables it reads or queries it runs, and BigQuery is audited.
+    DECLARED_READS = "declared reads or queries"
 
 
 class Area(StrEnum):
@@ -133,6 +141,9 @@ class Criterion:
     impact: str = ""
     mitigation: str = ""
     action: str = ""
+    #: Also reads Google Cloud though its subject is local (a script's tables): without
+    #: credentials it could not run, like every Google case.
+    reads_google: bool = False
 
 
 CRITERIA: Final[dict[str, Criterion]] = {
@@ -254,6 +265,39 @@ CRITERIA: Final[dict[str, Criterion]] = {
             section=Section.CONTAINERS,
             impact="the build fails at the docker step",
             action="fix the -f path or add the Dockerfile",
+        ),
+        Criterion(
+            "script_naming",
+            "tables it reads and writes follow the naming mandate",
+            SubjectKind.SCRIPT,
+            Area.NAMING,
+            section=Section.MANDATES,
+            impact="the script creates or consumes names that downstream code does not expect",
+            action="make the names it writes follow the mandate; read the renamed tables",
+            needs=(Needs.FILE, Needs.DECLARED_TABLES),
+            reads_google=True,
+        ),
+        Criterion(
+            "script_schema",
+            "its output tables carry the mandated columns",
+            SubjectKind.SCRIPT,
+            Area.DATA_QUALITY,
+            section=Section.MANDATES,
+            impact="feature joins and training reads fail on the script's output",
+            action="add the mandated columns to the script's output schema",
+            needs=(Needs.FILE, Needs.DECLARED_WRITES),
+            reads_google=True,
+        ),
+        Criterion(
+            "script_cost",
+            "estimated cost within the phase budget",
+            SubjectKind.SCRIPT,
+            Area.INFRASTRUCTURE,
+            section=Section.QUOTAS,
+            impact="running the script overruns the phase's budget",
+            action="narrow what the script reads (partitions, columns) or raise the budget",
+            needs=(Needs.FILE, Needs.DECLARED_READS),
+            reads_google=True,
         ),
         Criterion(
             "package_installed",
@@ -382,6 +426,15 @@ CRITERIA: Final[dict[str, Criterion]] = {
             section=Section.QUOTAS,
             impact="the phase overruns its budget or the daily quota",
             action="partition/cluster the tables or narrow the queries",
+        ),
+        Criterion(
+            "billing_export",
+            "billing export receives data and the phase budget is declared",
+            SubjectKind.BILLING,
+            Area.INFRASTRUCTURE,
+            section=Section.QUOTAS,
+            impact="the phase's spending is not tracked: an overrun is seen only on the invoice",
+            action="enable the Cloud Billing export to BigQuery and declare the phase's budget_usd",
         ),
         Criterion(
             "bucket_reachable",

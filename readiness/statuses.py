@@ -61,6 +61,10 @@ CRITERION_STATUS: Final[dict[str, Status]] = {
     "api_enabled": Status.BLOCKED,
     # It runs, but needs updates first.
     "cli_flags": Status.PARTIAL,
+    "script_naming": Status.PARTIAL,
+    "script_schema": Status.PARTIAL,
+    "script_cost": Status.PARTIAL,
+    "billing_export": Status.PARTIAL,
     "package_pinned": Status.PARTIAL,
     "sa_key_age": Status.PARTIAL,
     "dataset_inventory": Status.PARTIAL,

@@ -17,6 +17,7 @@ from readiness.priorities import Priority
 from readiness.records import CaseRecord
 from readiness.statuses import CRITERION_STATUS, Status, item_status, status_text
 from readiness.undeclared import UndeclaredScript, undeclared_scripts
+from reporting.script_tables import table_columns
 
 __all__ = ["ScriptRow", "ScriptStatus", "build_inventory", "undeclared_line"]
 
@@ -45,6 +46,10 @@ class ScriptRow:
     blockers: list[str]
     recommendation: str
     create_hours: float
+    #: Its declared tables judged (reporting.script_tables): naming, schema, cost ("" = none).
+    naming_mandate: str = ""
+    schema_mandate: str = ""
+    cost_estimate: str = ""
 
     @property
     def status_text(self) -> str:
@@ -98,6 +103,7 @@ def _row(
         )
         for r in roots
     ]
+    tables = table_columns(recs)
     return ScriptRow(
         path=script.path,
         purpose=script.purpose,
@@ -116,6 +122,9 @@ def _row(
         blockers=blockers,
         recommendation=_recommendation(status, script, roots or open_recs, effective),
         create_hours=script.create_hours,
+        naming_mandate=tables.naming,
+        schema_mandate=tables.schema,
+        cost_estimate=tables.cost,
     )
 
 

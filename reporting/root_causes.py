@@ -33,7 +33,7 @@ from readiness.manifest.gcp import (
     SourceTable,
 )
 from readiness.priorities import Priority
-from readiness.records import CaseRecord
+from readiness.records import CaseRecord, Outcome
 
 __all__ = [
     "DEPENDENCIES",
@@ -126,6 +126,10 @@ SERVICE_OF: Final[dict[str, str]] = {
     "legacy_views": _BIGQUERY,
     "source_fresh": _BIGQUERY,
     "query_cost": _BIGQUERY,
+    "script_naming": _BIGQUERY,
+    "script_schema": _BIGQUERY,
+    "script_cost": _BIGQUERY,
+    "billing_export": _BIGQUERY,
     "bucket_reachable": _STORAGE,
     "checkpoint_fresh": _STORAGE,
     "gcs_write_probe": _STORAGE,
@@ -243,7 +247,8 @@ def _places(loaded: LoadedManifest, records: Sequence[CaseRecord]) -> list[_Plac
         case = cases.get(r.subject)
         if case is None:
             continue
-        places.append(_Place(r, _resource(case, project), _service(case), criterion.subject.google))
+        google = criterion.subject.google or criterion.reads_google
+        places.append(_Place(r, _resource(case, project), _service(case), google))
     return places
 
 
@@ -251,7 +256,8 @@ def _matches(dep: Dependency, root: _Place, other: _Place) -> bool:
     if other.record is root.record or (dep.blocks and other.record.criterion not in dep.blocks):
         return False
     if dep.match is Match.GOOGLE:
-        return other.google
+        # Only what could not run: a script's naming finding needs no credentials to be true.
+        return other.google and other.record.outcome is not Outcome.FAILED
     if dep.match is Match.SERVICE:
         return bool(other.service) and root.resource == f"api:{other.service}"
     return root.resource == other.resource

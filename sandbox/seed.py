@@ -385,6 +385,9 @@ def seed_from_manifest(world: World, loaded: LoadedManifest) -> None:
             plan.add(legacy.dataset, _spec(new, used))
             plan.views.setdefault(legacy.dataset, []).append(ViewSpec(old, new, expires))
 
+    if manifest.billing is not None:
+        _plan_billing(plan, manifest.billing.dataset, manifest.billing.tables, world.project)
+
     table_ids: list[str] = []
     for dataset_id, specs in plan.tables.items():
         table_ids += create_tables(world, dataset_id, specs.values())
@@ -396,6 +399,16 @@ def seed_from_manifest(world: World, loaded: LoadedManifest) -> None:
     for table_id in table_ids:
         grant(world, f"table:{table_id}", ())
     seed_services(world, loaded, table_ids)
+
+
+def _plan_billing(plan: _Plan, dataset: str, tables: str, project: str) -> None:
+    """A Cloud Billing export that has just written: one cost table named as its pattern says."""
+    owner, _, dataset_id = dataset.rpartition(".")
+    if owner and owner != project:
+        note(f"billing export {dataset}: other projects are not emulated; not seeded")
+        return
+    name = re.sub(r"[^A-Za-z0-9_]", "", tables.replace("*", "v1_000000_000000_000000"))
+    plan.add(dataset_id, TableSpec(name, ["usage_start_time", "service_description", "cost"], rows=3))
 
 
 def seed_services(world: World, loaded: LoadedManifest, table_ids: Sequence[str] = ()) -> None:

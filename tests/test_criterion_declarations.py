@@ -28,6 +28,9 @@ NEED_KINDS: Final = {
     Needs.REQUIRED_COLUMNS: {SubjectKind.FAMILY},
     Needs.NAME_PATTERN: {SubjectKind.FAMILY},
     Needs.CHECKPOINT_PREFIX: {SubjectKind.BUCKET},
+    Needs.DECLARED_TABLES: {SubjectKind.SCRIPT},
+    Needs.DECLARED_WRITES: {SubjectKind.SCRIPT},
+    Needs.DECLARED_READS: {SubjectKind.SCRIPT},
 }
 
 

@@ -233,6 +233,38 @@ def test_healthy_google_resources_pass(run: SandboxRun) -> None:
         assert run.case(criterion, subject)["outcome"] == "passed", (criterion, subject)
 
 
+def test_example_inventory_shows_naming_schema_and_cost_per_script(run: SandboxRun) -> None:
+    rename = run.script("scripts/phase4c/rename_cov_tables.py")
+    assert rename["naming_mandate"] == (
+        "M008 PARTIAL (creates compliant names, but may process non-compliant source tables "
+        "(3 of 6 tables its reads match break M008 (COV_AGG_AUDUSD, COV_ALIGN_EURUSD, cov_align_gbp)))"
+    )
+    assert rename["schema_mandate"] == "M005 ready: YES (4 output tables carry the mandated columns)"
+    assert rename["cost_estimate"] == "$0.00 (6 tables, 1 run)"
+    lag = run.script("scripts/generation/generate_lag_features.py")
+    assert lag["naming_mandate"].startswith(
+        "M008 NON-COMPLIANT (writes names that break M008: bqx_ml_v3_features.lag_tmp (line 14)"
+    )
+    consolidate = run.script("scripts/phase4c/consolidate_lag_tables.py")
+    assert consolidate["naming_mandate"].startswith("M008 COMPLIANT")
+    assert consolidate["cost_estimate"] == "$120 (1 query, 28 runs): over the phase budget ($50.00)"
+    assert run.case("script_cost", "scripts/phase4c/consolidate_lag_tables.py")["priority"] == "P2"
+    assert (
+        run.script("scripts/generation/generate_cov_features.py")["cost_estimate"]
+        == "$0.00 (2 tables, 28 runs)"
+    )
+    doc = run.doc("IMPLEMENTATION_SCRIPT_INVENTORY").split("## Tables: mandates and cost", 1)[1]
+    assert "| scripts/phase4c/rename_cov_tables.py " in doc and "M008 PARTIAL (creates" in doc
+
+
+def test_example_billing_export_is_fresh_and_reported_in_the_cost_section(run: SandboxRun) -> None:
+    case = run.case("billing_export", "billing_export")
+    assert (case["outcome"], case["priority"]) == ("passed", "P1")
+    assert case["facts"]["export_tables"] == ["gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9"]
+    report = run.doc("INFRASTRUCTURE_READINESS_REPORT")
+    assert "**Cost monitoring: in place.** Billing export bqx-ml-demo.billing_export last written " in report
+
+
 def test_html_report_carries_the_verdict_banner(run: SandboxRun) -> None:
     html = (run.out_dir / "report.html").read_text()
     assert "readiness-verdict" in html

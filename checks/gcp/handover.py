@@ -114,7 +114,7 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     def google_side(item: pytest.Item) -> bool:
         callspec = getattr(item, "callspec", None)
         case = callspec.params.get("case") if callspec is not None else None
-        return isinstance(case, Case) and case.criterion.subject.google
+        return isinstance(case, Case) and (case.criterion.subject.google or case.criterion.reads_google)
 
     items.sort(key=google_side)
 

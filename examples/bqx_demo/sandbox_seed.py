@@ -94,6 +94,19 @@ def seed(world: World, manifest: LoadedManifest) -> None:
             ViewSpec("cov_usdjpy_agg", "cov_agg_usdjpy", now + dt.timedelta(days=60)),
         ],
     )
+    # The Cloud Billing export: one daily-partitioned cost table, written three hours ago.
+    create_tables(
+        world,
+        "billing_export",
+        [
+            TableSpec(
+                "gcp_billing_export_v1_01A2B3_C4D5E6_F7A8B9",
+                ["usage_start_time", "service_description", "cost"],
+                rows=5,
+                last_modified=now - dt.timedelta(hours=3),
+            )
+        ],
+    )
     front = world.bq_front
     assert front is not None
     # What a dry run reads: the LAG consolidation scans two 350 GiB tables, 28 times

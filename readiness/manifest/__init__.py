@@ -29,6 +29,7 @@ from pydantic import (
 from readiness.criteria import CRITERIA, SubjectKind
 from readiness.discovery import DEFAULT_EXCLUDE
 from readiness.manifest.base import AuditedItem, Blocker, StrictModel
+from readiness.manifest.billing import BillingExport, billing_references
 from readiness.manifest.env import DEFAULT_ENVIRONMENT, Environment, relative_path
 from readiness.manifest.gcp import (
     Api,
@@ -43,6 +44,7 @@ from readiness.manifest.gcp import (
     Quota,
     SourceTable,
 )
+from readiness.manifest.tables import table_entries, table_references
 
 __all__ = [
     "MAX_MANIFEST_BYTES",
@@ -146,6 +148,16 @@ class Script(AuditedItem):
     context: str | None = None
     #: The `[[environments]]` entry that runs this script (default: `project.environment`).
     environment: str | None = None
+    #: Tables it reads and writes: names, patterns (`cov_agg_{pair}`, `cov_*`), mandate family
+    #: names (`COV`), each optionally `dataset.`-qualified (readiness/manifest/tables.py).
+    reads: list[str] = []
+    writes: list[str] = []
+    #: How many times the phase runs it (its cost estimate is per run).
+    runs: int = Field(default=1, ge=1)
+    #: Names of `[[queries]]` it runs: its cost is their dry runs instead of its reads' bytes.
+    queries: list[str] = []
+
+    _table_entries = field_validator("reads", "writes")(table_entries)
 
     @field_validator("path", "context")
     @classmethod
@@ -322,6 +334,7 @@ class Manifest(StrictModel):
     permissions: list[PermissionSet] = []
     quotas: list[Quota] = []
     apis: list[Api] = []
+    billing: BillingExport | None = None
 
     @model_validator(mode="after")
     def _cross_references(self) -> Self:
@@ -357,6 +370,8 @@ class Manifest(StrictModel):
                         f"datasets[{index}] {dataset.id!r}.mandates: unknown mandate {mandate!r}"
                     )
         _environment_references(self)
+        table_references(self)
+        billing_references(self)
         for crit_id in self.criteria:
             if crit_id not in CRITERIA:
                 raise ValueError(

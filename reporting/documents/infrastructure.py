@@ -12,6 +12,7 @@ from readiness.priorities import Priority
 from readiness.records import CaseRecord, Outcome
 from readiness.statuses import item_status, status_text
 from reporting.audit import Audit
+from reporting.documents.cost_monitoring import cost_monitoring_line
 from reporting.documents.markdown import dated, header, table
 
 __all__ = ["COLUMNS", "file_name", "human_bytes", "render"]
@@ -142,6 +143,9 @@ COLUMNS: Final[dict[Section, tuple[_Column, ...]]] = {
         _Column("Planned", _fact("quota_headroom", "planned", _count)),
         _Column("Unit", _fact("quota_headroom", "unit")),
         _Column("Estimated cost (USD)", _fact("query_cost", "usd")),
+        _Column("Script estimate", _fact("script_cost", "estimate")),
+        _Column("Budget (USD)", _fact("billing_export", "budget_usd")),
+        _Column("Last billing export", _fact("billing_export", "last_export")),
     ),
     Section.APIS: (_Column("State", _fact("api_enabled", "state")),),
 }
@@ -180,6 +184,8 @@ def render(audit: Audit) -> str:
             continue
         passed = sum(1 for r in recs if not r.outcome.is_open)
         parts += [f"{passed} of {len(recs)} checks verified.", ""]
+        if section is Section.QUOTAS:
+            parts += [cost_monitoring_line(recs), ""]
         columns = COLUMNS[section]
         if columns:
             subjects = _subjects(recs, priority_of)

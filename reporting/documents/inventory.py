@@ -69,4 +69,26 @@ def render(audit: Audit) -> str:
             )
         )
         parts.append("")
+    declared = [r for r in rows if r.naming_mandate or r.schema_mandate or r.cost_estimate]
+    if declared:
+        parts += [
+            "## Tables: mandates and cost",
+            "",
+            "For the scripts that declare the tables they read and write (`reads`, `writes`, `queries`).",
+            "",
+            table(
+                ["Script", "Status", "Naming mandate", "Schema mandate", "Cost estimate"],
+                [
+                    [
+                        r.path,
+                        r.status_text,
+                        r.naming_mandate or "-",
+                        r.schema_mandate or "-",
+                        r.cost_estimate or "-",
+                    ]
+                    for r in declared
+                ],
+            ),
+            "",
+        ]
     return "\n".join(parts)

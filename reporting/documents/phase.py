@@ -86,6 +86,8 @@ def _google_items(audit: Audit) -> list[tuple[SubjectKind, AuditedItem]]:
     for section, kind in SECTION_SUBJECT.items():
         if kind.google:
             items += [(kind, item) for item in getattr(manifest, section)]
+    if manifest.billing is not None:
+        items.append((SubjectKind.BILLING, manifest.billing))
     return items
 
 
