@@ -70,6 +70,7 @@ def payload(audit: Audit) -> dict[str, object]:
         lines += [
             f"• {b.priority.value} {b.key}: {ops.aging[b.key].escalation}" for b in overdue[:_MAX_LISTED]
         ]
+    lines += [f"• {a.line()}" for a in ops.activities if a.missed]
     text = "\n".join(lines)
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 

@@ -25,6 +25,7 @@ from checks.gcp.sweeper import sweep_result
 from checks.plugin import loaded_manifest
 from checks.textsafe import safe_obj, safe_text
 from reporting import trend
+from reporting.activities import nightly_scope
 from reporting.audit import Audit, RunInfo, build_audit
 from reporting.clock import parse_now
 from reporting.documents import render_all, results_file_name
@@ -340,6 +341,7 @@ class ReadinessPlugin:
                 scope_key(project, phase, markexpr, keyword),
                 before=self.started,
                 window=loaded.manifest.history.trend_runs,
+                nightly_scope=nightly_scope(loaded),
             )
         except HistoryError as exc:
             return location, None, str(exc)
@@ -440,6 +442,10 @@ class ReadinessPlugin:
         overdue = [r for r in audit.blockers if ops.aging[r.key].escalation]
         for r in overdue[:5]:
             tr.write_line(f"  OVERDUE {r.priority.value} {r.key}: {ops.aging[r.key].escalation}", red=True)
+        for activity in (a for a in ops.activities if a.missed):
+            tr.write_line(
+                f"  {activity.line()}", red=bool(activity.escalation), yellow=not activity.escalation
+            )
         w = ops.waivers
         if w.applied or w.expired or w.unmatched or w.refused or w.unused:
             tr.write_line(
