@@ -2,7 +2,8 @@
 
     python -m reporting.review --manifest readiness.toml [--out DIR] [--now ISO] [--history LOC]
 
-Writes DIR/YYYY-MM-DD-issue-review.md (DIR defaults to `reviews/` beside the manifest): every
+Writes DIR/YYYY-MM-DD-issue-review.md (DIR defaults to `[cadence] reviews`, `reviews/` beside the
+manifest): whether the scheduled run was missed and the review is late (reporting.activities); every
 open blocker by priority and category with its SLA status, action items with owner and due
 date (first seen + SLA), and what was resolved since the previous review (the newest earlier
 review file in DIR, else two weeks ago). Exit status: 0 written, 1 history unreadable or the
@@ -201,7 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--manifest", required=True, type=Path, help="the readiness manifest")
     parser.add_argument(
-        "--out", type=Path, default=None, help="folder of the reviews (default: reviews/ beside the manifest)"
+        "--out",
+        type=Path,
+        default=None,
+        help="folder of the reviews (default: [cadence] reviews, reviews/ beside the manifest)",
     )
     parser.add_argument("--now", default=None, help="ISO date or datetime of the review (default: now)")
     parser.add_argument("--history", default=None, help="store (default: the manifest's [history] store)")
