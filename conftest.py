@@ -16,6 +16,7 @@ pytest_plugins = [
     "checks.gcp.handover",
     "checks.gcp.sweeper",
     "reporting.plugin",
+    "reporting.escalation",
     "sandbox.plugin",
 ]
 

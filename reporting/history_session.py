@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from readiness.manifest import LoadedManifest
+from reporting.activities import nightly_scope
 from reporting.audit import Audit
 from reporting.history import HistoryError, HistoryStore, open_store, scope_key
 from reporting.operations import Past, read_past
@@ -53,6 +54,7 @@ class HistorySession:
                 scope_key(project, phase, markexpr, keyword),
                 before=self.started,
                 window=manifest.history.trend_runs,
+                nightly_scope=nightly_scope(loaded),
             )
         except HistoryError as exc:
             return location, None, str(exc)

@@ -22,7 +22,7 @@ from readiness.priorities import Priority
 if TYPE_CHECKING:
     from reporting.audit import Audit
 
-__all__ = ["NotifyResult", "payload", "send"]
+__all__ = ["NotifyResult", "payload", "post", "send"]
 
 #: Seconds the whole post may take (connect, send, every read together): a chat service that
 #: answers one byte at a time must not hold the nightly. The documents are written before.
@@ -70,20 +70,37 @@ def payload(audit: Audit) -> dict[str, object]:
         lines += [
             f"• {b.priority.value} {b.key}: {ops.aging[b.key].escalation}" for b in overdue[:_MAX_LISTED]
         ]
+    lines += [f"• {a.line()}" for a in ops.activities if a.missed]
     text = "\n".join(lines)
     return {"text": text, "blocks": [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]}
 
 
 def send(audit: Audit, webhook_env: str, total_seconds: float = TIMEOUT) -> NotifyResult:
+    url, refused = _webhook(webhook_env)
+    return refused or _deliver(url, payload(audit), webhook_env, total_seconds)
+
+
+def post(message: dict[str, object], webhook_env: str, total_seconds: float = TIMEOUT) -> NotifyResult:
+    """Post one message (Slack-compatible JSON) to the URL in $webhook_env; never raises."""
+    url, refused = _webhook(webhook_env)
+    return refused or _deliver(url, message, webhook_env, total_seconds)
+
+
+def _webhook(webhook_env: str) -> tuple[str, NotifyResult | None]:
+    """(URL, None), or ("", why nothing can be sent): checked before any message is built."""
     if not webhook_env:
-        return NotifyResult(False, "not sent: the manifest has no [notify] webhook_env")
+        return "", NotifyResult(False, "not sent: the manifest has no [notify] webhook_env")
     url = os.environ.get(webhook_env, "")
     if not url:
-        return NotifyResult(False, f"not sent: ${webhook_env} is not set")
+        return "", NotifyResult(False, f"not sent: ${webhook_env} is not set")
     problem = url_problem(url)
     if problem:
-        return NotifyResult(False, f"not sent: ${webhook_env} is not a valid http(s) URL ({problem})")
-    body = json.dumps(payload(audit)).encode("utf-8")
+        return "", NotifyResult(False, f"not sent: ${webhook_env} is not a valid http(s) URL ({problem})")
+    return url, None
+
+
+def _deliver(url: str, message: dict[str, object], webhook_env: str, total_seconds: float) -> NotifyResult:
+    body = json.dumps(message).encode("utf-8")
     outcome: list[NotifyResult] = []
     # A daemon thread bounds the whole exchange: urlopen's timeout is per socket operation, so
     # a server trickling bytes would otherwise hold the run for as long as it likes.

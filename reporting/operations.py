@@ -14,6 +14,7 @@ from typing import Any
 from readiness.manifest import LoadedManifest
 from readiness.priorities import SLA, Priority
 from readiness.records import CaseRecord
+from reporting.activities import ActivityStatus, last_review, nightly_status, review_status, reviews_folder
 from reporting.aging import ESCALATION, Aging, SlaStatus, age_case, format_age
 from reporting.diff import RunDiff, diff_runs
 from reporting.history.store import CaseEntry, HistoryStore, RunEntry
@@ -31,14 +32,27 @@ class Past:
     scope_runs: list[RunEntry]
     #: The newest earlier row of every case of the project and phase, any scope.
     latest: dict[str, CaseEntry]
+    #: When the newest earlier run of the scheduled (nightly) scope started (None: none on record).
+    last_nightly: dt.datetime | None = None
 
 
 def read_past(
-    store: HistoryStore, project: str, phase: str, scope: str, before: dt.datetime, window: int
+    store: HistoryStore,
+    project: str,
+    phase: str,
+    scope: str,
+    before: dt.datetime,
+    window: int,
+    nightly_scope: str | None = None,
 ) -> Past:
-    """Raises HistoryError when the store cannot be read."""
+    """Raises HistoryError when the store cannot be read. `nightly_scope`: the scheduled run's
+    scope key, whose newest run tells whether the schedule was kept (reporting.activities)."""
     runs = store.runs(project, phase, scope=scope, before=before, limit=window - 1)
-    return Past(runs, store.latest_cases(project, phase, before=before))
+    nightly = runs[:1] if nightly_scope in (None, scope) else []
+    if nightly_scope is not None and nightly_scope != scope:
+        nightly = store.runs(project, phase, scope=nightly_scope, before=before, limit=1)
+    last = nightly[0].started if nightly else None
+    return Past(runs, store.latest_cases(project, phase, before=before), last)
 
 
 @dataclass(frozen=True, slots=True)
@@ -87,6 +101,8 @@ class Operations:
     aging: dict[str, Aging]
     diff: RunDiff | None
     trend: list[TrendPoint] = field(default_factory=list)
+    #: The recurring activities (scheduled run, issue review) and whether one was missed.
+    activities: list[ActivityStatus] = field(default_factory=list)
     _aging_cache: dict[Aging | None, dict[str, object]] = field(default_factory=dict, init=False, repr=False)
 
     @property
@@ -179,6 +195,7 @@ class Operations:
             "diff": self.diff.to_json() if self.diff else None,
             "sla_dashboard": [row.to_json() for row in cadence],
             "trend": [p.to_json() for p in self.trend],
+            "activities": [a.to_json() for a in self.activities],
         }
 
 
@@ -211,6 +228,13 @@ def build_operations(
         status = "unavailable"
     else:
         status = "read"
+    cadence = loaded.manifest.cadence
+    owner = loaded.manifest.owners.default
+    folder = reviews_folder(loaded)
+    activities = [
+        nightly_status(past.last_nightly if past else None, started, cadence, history, owner),
+        review_status(last_review(folder, started.date()), started, cadence, str(folder), owner),
+    ]
     return Operations(
         history_location=history_location,
         history_status=status,
@@ -220,6 +244,7 @@ def build_operations(
         aging=aging,
         diff=diff,
         trend=trend,
+        activities=activities,
     )
 
 

@@ -278,10 +278,11 @@ class ReadinessPlugin:
         self.write(audit)
         if notifying:
             # A failed post is reported, never raised: it must not change the verdict or the exit.
-            from reporting import notify  # only with --notify
+            from reporting import escalation, notify  # only with --notify
 
             self.notified = notify.send(audit, loaded_manifest(self.config).manifest.notify.webhook_env)
             audit.extra["notify"] = self.notified.to_json()
+            audit.extra["early_p0_escalation"] = escalation.early_json(self.config)
             if not self.write_error:
                 try:
                     replace_document(self.out_dir(), results_file_name(audit), _results_json(audit))

@@ -2,7 +2,8 @@
 
     python -m reporting.review --manifest readiness.toml [--out DIR] [--now ISO] [--history LOC]
 
-Writes DIR/YYYY-MM-DD-issue-review.md (DIR defaults to `reviews/` beside the manifest): every
+Writes DIR/YYYY-MM-DD-issue-review.md (DIR defaults to `[cadence] reviews`, `reviews/` beside the
+manifest): whether the scheduled run was missed and the review is late (reporting.activities); every
 open blocker by priority and category with its SLA status, action items with owner and due
 date (first seen + SLA), and what was resolved since the previous review (the newest earlier
 review file in DIR, else two weeks ago). Exit status: 0 written, 1 history unreadable or the
@@ -13,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
-import re
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -24,6 +24,14 @@ from readiness.criteria import Area
 from readiness.manifest import ManifestError, load_manifest
 from readiness.priorities import PRIORITY_MEANING, Priority
 from readiness.records import Outcome
+from reporting.activities import (
+    ActivityStatus,
+    last_review,
+    nightly_scope,
+    nightly_status,
+    review_status,
+    reviews_folder,
+)
 from reporting.aging import SlaStatus, format_age, sla_status
 from reporting.documents.markdown import cell, table
 from reporting.history import CaseEntry, HistoryError, RunEntry, open_store
@@ -33,7 +41,6 @@ __all__ = ["main", "render_review"]
 
 #: The team's review cadence: the default "previous review" when no earlier file exists.
 REVIEW_INTERVAL: Final = dt.timedelta(days=14)
-_REVIEW_FILE: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})-issue-review\.md$")
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -41,13 +48,8 @@ def _when(value: dt.datetime | None) -> str:
 
 
 def previous_review(out_dir: Path, today: dt.date) -> dt.date | None:
-    dates = []
-    if out_dir.is_dir():
-        for child in out_dir.iterdir():
-            match = _REVIEW_FILE.match(child.name)
-            if match and (day := dt.date.fromisoformat(match.group(1))) < today:
-                dates.append(day)
-    return max(dates) if dates else None
+    """The newest review before today's (today's is the one being written)."""
+    return last_review(out_dir, today, inclusive=False)
 
 
 def render_review(
@@ -59,6 +61,7 @@ def render_review(
     now: dt.datetime,
     since: dt.datetime,
     since_label: str,
+    activities: Sequence[ActivityStatus] = (),
 ) -> str:
     """The review's Markdown. `latest`: newest row per case; `recent`: runs since `since`, newest first."""
     open_cases = [c for c in latest.values() if Outcome(c.outcome).is_open]
@@ -81,6 +84,17 @@ def render_review(
             else "- Latest run: none since the previous review"
         ),
         f"- Previous review: {since_label}",
+        "",
+        "## Recurring activities",
+        "",
+        *(
+            f"- **{a.state.value.upper()}: {a.activity.value}**: {cell(a.text)}."
+            + (f" **Escalation: {cell(a.escalation)}.**" if a.escalation else "")
+            if a.missed
+            else f"- {a.activity.value.capitalize()}: {a.state.value}: {cell(a.text)}."
+            for a in activities
+        ),
+        *([] if activities else ["- Not known."]),
         "",
         "## Cadence",
         "",
@@ -188,7 +202,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--manifest", required=True, type=Path, help="the readiness manifest")
     parser.add_argument(
-        "--out", type=Path, default=None, help="folder of the reviews (default: reviews/ beside the manifest)"
+        "--out",
+        type=Path,
+        default=None,
+        help="folder of the reviews (default: [cadence] reviews, reviews/ beside the manifest)",
     )
     parser.add_argument("--now", default=None, help="ISO date or datetime of the review (default: now)")
     parser.add_argument("--history", default=None, help="store (default: the manifest's [history] store)")
@@ -211,7 +228,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         )
         return 2
     base = Path.cwd() if args.history else loaded.path.parent
-    out_dir: Path = args.out or loaded.path.parent / "reviews"
+    out_dir: Path = args.out or reviews_folder(loaded)
     prev = previous_review(out_dir, now.date())
     since = dt.datetime.combine(prev, dt.time(), tzinfo=dt.UTC) if prev is not None else now - REVIEW_INTERVAL
     since_label = prev.isoformat() if prev else f"none on file; since {since.date().isoformat()}"
@@ -221,6 +238,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         try:
             latest = store.latest_cases(project, phase, before=now + dt.timedelta(microseconds=1))
             recent = store.runs(project, phase, since=since, before=now + dt.timedelta(microseconds=1))
+            nightly = store.runs(
+                project,
+                phase,
+                scope=nightly_scope(loaded),
+                before=now + dt.timedelta(microseconds=1),
+                limit=1,
+            )
         finally:
             store.close()
     except HistoryError as exc:
@@ -228,7 +252,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     for note in store.skipped:
         print(f"warning: {note}", file=sys.stderr)
-    text = render_review(project, phase, store.location, latest, recent, now, since, since_label)
+    cadence, owner = loaded.manifest.cadence, loaded.manifest.owners.default
+    activities = [
+        nightly_status(nightly[0].started if nightly else None, now, cadence, True, owner),
+        review_status(prev, now, cadence, str(out_dir), owner),
+    ]
+    text = render_review(project, phase, store.location, latest, recent, now, since, since_label, activities)
     path = out_dir / f"{now.date().isoformat()}-issue-review.md"
     try:
         out_dir.mkdir(parents=True, exist_ok=True)

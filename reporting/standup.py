@@ -131,6 +131,19 @@ def _cadence(audit: Audit) -> str:
     )
 
 
+def _activities(audit: Audit) -> str:
+    """The scheduled run and the issue review; a missed one with the escalation that applies."""
+    items = "".join(
+        f"<li class='activity{' missed' if a.missed else ''}' data-state='{escape(a.state.value)}'>"
+        + (f"<b>{escape(a.state.value.upper())}</b> " if a.missed else "")
+        + f"{escape(a.activity.value)}: {escape(a.text)}"
+        + (f" · <span class='escalation'>{escape(a.escalation)}</span>" if a.escalation else "")
+        + "</li>"
+        for a in audit.ops.activities
+    )
+    return f"<h3>Recurring activities</h3><ul id='readiness-activities'>{items}</ul>"
+
+
 def _keys(keys: Sequence[str]) -> str:
     shown = ", ".join(f"<code>{escape(k)}</code>" for k in keys[:MAX_KEYS])
     more = f", +{len(keys) - MAX_KEYS} more" if len(keys) > MAX_KEYS else ""
@@ -195,6 +208,7 @@ def render_summary(audit: Audit, png: bytes | None, links: Sequence[tuple[str, s
         "</div>"
         f"{_blockers(audit, analysis)}"
         f"{_cadence(audit)}"
+        f"{_activities(audit)}"
         f"{_changes(audit)}"
         f"{_trend(png)}"
         f"<h3>Scope</h3><p id='readiness-scope'>{escape(audit.scope.describe())}; run "

@@ -48,6 +48,8 @@ def operations(tr: Any, audit: Audit, history_seconds: float | None, history_not
     overdue = [r for r in audit.blockers if ops.aging[r.key].escalation]
     for r in overdue[:5]:
         tr.write_line(f"  OVERDUE {r.priority.value} {r.key}: {ops.aging[r.key].escalation}", red=True)
+    for activity in (a for a in ops.activities if a.missed):
+        tr.write_line(f"  {activity.line()}", red=bool(activity.escalation), yellow=not activity.escalation)
     w = ops.waivers
     if w.applied or w.expired or w.unmatched or w.refused or w.unused:
         tr.write_line(

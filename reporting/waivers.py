@@ -17,7 +17,7 @@ from readiness.manifest import Waiver
 from readiness.priorities import Priority
 from readiness.records import CaseRecord, Outcome
 
-__all__ = ["WaiverReport", "apply_waivers", "describe", "matches"]
+__all__ = ["WaiverReport", "apply_waivers", "describe", "matches", "waiver_for"]
 
 
 def matches(waiver: Waiver, key: str) -> bool:
@@ -60,6 +60,14 @@ def _waivable(record: CaseRecord) -> bool:
         return True
     # An unverified case is a measured risk only below P0.
     return record.outcome in (Outcome.ERROR, Outcome.SKIPPED) and record.priority is not Priority.P0
+
+
+def waiver_for(record: CaseRecord, waivers: list[Waiver], today: dt.date) -> Waiver | None:
+    """The first unexpired waiver that would turn this record's outcome into WAIVED, or None
+    (the same rule as apply_waivers, for one case judged before the audit is built)."""
+    if not _waivable(record):
+        return None
+    return next((w for w in waivers if w.expires >= today and matches(w, record.key)), None)
 
 
 def apply_waivers(records: list[CaseRecord], waivers: list[Waiver], today: dt.date) -> WaiverReport:

@@ -74,15 +74,18 @@ def test_notify_posts_verdict_and_open_p0_p1_and_overdue_blockers(
     monkeypatch.setenv("READINESS_TEST_WEBHOOK", url)
     run_at(pytester, broken, "2026-11-22T06:00:00")
     run = run_at(pytester, broken, "2026-11-23T07:00:00", "--notify")
-    assert len(hook.bodies) == 1
-    text = hook.bodies[0]["text"]
+    # The first P0 blocker was escalated while the run went on (test_early_escalation.py).
+    assert len(hook.bodies) == 2
+    assert hook.bodies[0]["text"].startswith("*P0 blocker found, audit continues*")
+    text = hook.bodies[1]["text"]
     assert text.startswith("*Readiness NO-GO* (risk HIGH): Demo, phase 4C")
     assert "• P0 script_exists:scripts/a.py:" in text
     assert "• P1 shell_executable:scripts/b.sh: scripts/b.sh: not executable (mode 0644)" in text
     assert "Overdue: 1\n• P0 script_exists:scripts/a.py: P0 open > 24 h: emergency meeting" in text
-    assert hook.bodies[0]["blocks"][0]["text"]["text"] == text
+    assert hook.bodies[1]["blocks"][0]["text"]["text"] == text
     run.result.stdout.fnmatch_lines(["*notification: posted to $READINESS_TEST_WEBHOOK (HTTP 200)"])
     assert run.json()["notify"] == {"sent": True, "detail": "posted to $READINESS_TEST_WEBHOOK (HTTP 200)"}
+    assert run.json()["early_p0_escalation"]["case"] == "script_exists:scripts/a.py"
     assert "s3cr3t-token" not in _everything_written(run)
 
 
@@ -97,7 +100,7 @@ def test_failed_post_is_reported_and_changes_neither_verdict_nor_exit_status(
     monkeypatch.setenv("READINESS_TEST_WEBHOOK", url)
     quiet = run_at(pytester, broken, "2026-11-22T06:00:00", "--readiness-exit", "verdict")
     loud = run_at(pytester, broken, "2026-11-22T07:00:00", "--readiness-exit", "verdict", "--notify")
-    assert len(hook.bodies) == 1
+    assert len(hook.bodies) == 2  # the early P0 escalation, then the verdict
     assert loud.ret == quiet.ret == 11
     assert loud.json()["verdict"] == quiet.json()["verdict"]
     loud.result.stdout.fnmatch_lines(

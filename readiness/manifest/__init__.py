@@ -50,6 +50,7 @@ __all__ = [
     "MAX_MANIFEST_BYTES",
     "SECTION_SUBJECT",
     "Blocker",
+    "Cadence",
     "Category",
     "Discovery",
     "Environment",
@@ -270,6 +271,23 @@ class History(StrictModel):
     trend_runs: int = Field(default=14, ge=2, le=365)
 
 
+class Cadence(StrictModel):
+    """How often the recurring activities are expected; a missed one is reported with its
+    escalation (reporting.activities)."""
+
+    #: The scheduled (nightly) run of the audit: expected every this many hours.
+    nightly_hours: float = Field(default=24, gt=0, le=24 * 31)
+    #: No scheduled run for this many days escalates, as a repository sync that late does.
+    sync_days: float = Field(default=3, gt=0, le=365)
+    #: The issue review's cycle: a review more than one cycle after the previous one is overdue.
+    review_days: float = Field(default=14, gt=0, le=365)
+    #: The scheduled run's selection (its -m and -k); default: the full suite.
+    nightly_markexpr: str = ""
+    nightly_keyword: str = ""
+    #: Folder of the issue reviews, relative to the manifest (where `readiness review` writes).
+    reviews: str = Field(default="reviews", min_length=1)
+
+
 class Notify(StrictModel):
     """Posting the verdict to a chat webhook. The URL is a secret: name the variable holding it."""
 
@@ -320,6 +338,7 @@ class Manifest(StrictModel):
     waivers: list[Waiver] = []
     history: History = History()
     notify: Notify = Notify()
+    cadence: Cadence = Cadence()
     sandbox: Sandbox = Sandbox()
     discovery: Discovery = Discovery()
     # -- the Google side ---------------------------------------------------------------------

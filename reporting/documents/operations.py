@@ -14,7 +14,15 @@ from reporting.audit import Audit
 from reporting.documents.markdown import cell, table
 from reporting.waivers import describe
 
-__all__ = ["blocker_rows", "cadence_table", "diff_lines", "history_line", "trend_image", "waiver_sections"]
+__all__ = [
+    "activity_lines",
+    "blocker_rows",
+    "cadence_table",
+    "diff_lines",
+    "history_line",
+    "trend_image",
+    "waiver_sections",
+]
 
 
 def _when(value: dt.datetime | None) -> str:
@@ -23,6 +31,19 @@ def _when(value: dt.datetime | None) -> str:
 
 def history_line(audit: Audit) -> str:
     return f"History: {audit.ops.history_line()}."
+
+
+def activity_lines(audit: Audit) -> list[str]:
+    """The recurring activities (the scheduled run, the issue review): a missed one in bold with
+    the escalation that applies."""
+    lines = []
+    for a in audit.ops.activities:
+        if a.missed:
+            escalation = f" **Escalation: {cell(a.escalation)}.**" if a.escalation else ""
+            lines.append(f"- **{a.state.value.upper()}: {a.activity.value}**: {cell(a.text)}.{escalation}")
+        else:
+            lines.append(f"- {a.activity.value.capitalize()}: {a.state.value}: {cell(a.text)}.")
+    return lines or ["- Not known."]
 
 
 def cadence_table(audit: Audit) -> str:
