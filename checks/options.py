@@ -9,6 +9,7 @@ installation (a bare checkout), the root conftest registers them as a fallback.
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import sys
 from pathlib import Path
@@ -143,6 +144,20 @@ def pytest_load_initial_conftests(early_config: pytest.Config, args: list[str]) 
         f"pytest took its configuration from {found}, not the readiness suite's {SUITE_INI}: "
         f"run `readiness audit ...`, or pass `-c {SUITE_INI} --rootdir {SUITE_ROOT}`"
     )
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: pytest.Config) -> None:
+    # xdist starts each worker with the controller's command line and the worker picks its rootdir
+    # from it again. By then `--readiness-out /x` names a folder the controller has just created,
+    # so the worker takes /x for a test path, finds no pytest.ini there and cannot restart itself
+    # (it is not the `pytest` command). Its configuration is pinned to the controller's instead.
+    if config.inipath != SUITE_INI or hasattr(config, "workerinput"):
+        return
+    if not getattr(config.option, "numprocesses", None):
+        return
+    params = config.invocation_params
+    config.invocation_params = dataclasses.replace(params, args=(*suite_args(), *params.args))
 
 
 def _is_pytest_command(invocation: list[str]) -> bool:

@@ -92,6 +92,18 @@ def test_pytest_with_space_separated_values_audits(world: dict[str, Path], where
     _assert_audited(proc, world["out"])
 
 
+def test_pytest_in_parallel_with_space_separated_values_audits_into_a_new_folder(
+    world: dict[str, Path],
+) -> None:
+    """The workers start after the controller has made the output folder: they must not take it
+    for a test path (they picked their rootdir from it and stopped)."""
+    out = world["out"] / "new"
+    assert not out.exists()
+    proc = _run([str(BIN / "pytest"), "-n", "2", *_space({**world, "out": out})], REPO)
+    _assert_audited(proc, out)
+    assert "node down" not in proc.stdout + proc.stderr
+
+
 def test_pytest_with_equals_values_audits_from_another_folder(world: dict[str, Path]) -> None:
     proc = _run([str(BIN / "pytest"), *_equals(world)], world["cwd"])
     _assert_audited(proc, world["out"])
