@@ -207,9 +207,7 @@ class BigQueryMetadata:
         future = self._pending.pop(ref, None)
         if future is not None:
             exported = future.result()
-            for key, kept in (("datasets", self._datasets), ("snapshots", self._snapshots)):
-                for found_ref, value in exported[key].items():
-                    kept.setdefault(found_ref, value)
+            self._merge(exported)
 
     def dataset(self, ref: DatasetRef) -> DatasetInfo:
         """get_dataset once; NotFound and Forbidden are answers, anything else raises ApiCallError."""
@@ -239,6 +237,7 @@ class BigQueryMetadata:
 
     def data_written(self, ref: DatasetRef) -> dict[str, dt.datetime | None]:
         """When data was last written to each table of a found dataset (PARTITIONS), once."""
+        self._landed(ref)
         if ref not in self._data_written:
             where = self.dataset(ref).location or None
             self._data_written[ref] = remember(
@@ -317,14 +316,27 @@ class BigQueryMetadata:
         """What was read, failures included, for workers to start from instead of the API."""
         for ref in list(self._pending):
             self._landed(ref)
-        return {"datasets": dict(self._datasets), "snapshots": dict(self._snapshots)}
+        return {
+            "datasets": dict(self._datasets),
+            "snapshots": dict(self._snapshots),
+            "data_written": dict(self._data_written),
+        }
+
+    def _merge(self, exported: Mapping[str, Any]) -> None:
+        kept_by_key: dict[str, dict[DatasetRef, Any]] = {
+            "datasets": self._datasets,
+            "snapshots": self._snapshots,
+            "data_written": self._data_written,
+        }
+        for key, kept in kept_by_key.items():
+            for ref, value in exported.get(key, {}).items():
+                kept.setdefault(ref, value)
 
     def fail_all(self, message: str) -> None:
         self._failure = message
 
     def preload(self, exported: Mapping[str, Any]) -> None:
-        self._datasets.update(exported["datasets"])
-        self._snapshots.update(exported["snapshots"])
+        self._merge(exported)
 
 
 def dry_run_read(sql: str) -> Read:

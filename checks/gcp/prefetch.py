@@ -26,10 +26,10 @@ from typing import Any, Final
 from checks.cases import Case
 from checks.gcp.access import GoogleAccess, endpoints_for
 from checks.gcp.answers import Ended, How, Read, settle
-from checks.gcp.bq_snapshot import BigQueryMetadata, DatasetRef
+from checks.gcp.bq_snapshot import BigQueryMetadata, DatasetRef, DatasetState
 from checks.gcp.credentials import CredentialsError, Identity, resolve_identity
 from checks.gcp.errors import ApiCallError
-from checks.gcp.reads import Planned, plan_reads
+from checks.gcp.reads import Need, Planned, plan_reads
 from checks.manifest import LoadedManifest
 from checks.manifest_gcp import Gcp
 
@@ -91,7 +91,7 @@ class Prefetch:
             metadata.adopt(self.datasets)
             exported = metadata.export()
         else:
-            exported = {"datasets": {}, "snapshots": {}}
+            exported = {"datasets": {}, "snapshots": {}, "data_written": {}}
         answers = {key: f.result() if isinstance(f, Future) else f for key, f in self.answers.items()}
         return {**exported, "answers": answers}
 
@@ -110,12 +110,17 @@ class Prefetch:
             self._fail_all(f"credentials: {type(exc).__name__}: {exc}")
             raise
         self.identity.set_result(identity)
-        tasks: list[_Task] = []
-        for ref, whole in self.planned.datasets.items():
-            tasks.append((self.datasets[ref], _dataset_read(ref, whole)))
-        for read in self.planned.ordered():
-            tasks.append((self.answers[read.key], _answer_of(read)))
-        _run_pool(tasks, self.access(), min(MAX_THREADS, len(tasks)))
+        access = self.access()
+        # The datasets one after another, on one thread of their own: the local BigQuery
+        # emulator times out on concurrent INFORMATION_SCHEMA queries (the sweeper's two
+        # datasets, tests/test_sweeper.py), and a run has few datasets.
+        datasets = [
+            (self.datasets[ref], _dataset_read(ref, need, self.planned.sources.get(ref, set())))
+            for ref, need in self.planned.datasets.items()
+        ]
+        _run_pool(datasets, access, min(1, len(datasets)))
+        tasks = [(self.answers[read.key], _answer_of(read)) for read in self.planned.ordered()]
+        _run_pool(tasks, access, min(MAX_THREADS, len(tasks)))
 
     def _fail_all(self, message: str) -> None:
         for future in self.answers.values():
@@ -137,11 +142,17 @@ def _answer_of(read: Read) -> Callable[[GoogleAccess], Any]:
     return lambda google: settle(read.fetch, google)
 
 
-def _dataset_read(ref: DatasetRef, whole: bool) -> Callable[[GoogleAccess], dict[str, Any]]:
+def _dataset_read(ref: DatasetRef, need: Need, sources: set[str]) -> Callable[[GoogleAccess], dict[str, Any]]:
     def read(google: GoogleAccess) -> dict[str, Any]:
         metadata = BigQueryMetadata(google)
         with contextlib.suppress(ApiCallError):  # remembered inside, as its message
-            metadata.snapshot(ref) if whole else metadata.dataset(ref)
+            if need is Need.GET:
+                metadata.dataset(ref)
+            else:
+                metadata.snapshot(ref)
+            found = metadata.snapshot(ref) if need is Need.WRITTEN else None
+            if found is not None and found.info.state is DatasetState.FOUND and sources & set(found.tables):
+                metadata.data_written(ref)
         return metadata.export()
 
     return read

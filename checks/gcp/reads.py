@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from enum import IntEnum
 from typing import Final
 
 from checks.cases import Case
@@ -23,7 +24,7 @@ from checks.gcp.bq_snapshot import DatasetRef, dry_run_read
 from checks.manifest import LoadedManifest
 from checks.manifest_gcp import Api, Gcp, Job, PermissionSet, Query, Quota
 
-__all__ = ["Planned", "plan_reads"]
+__all__ = ["Need", "Planned", "plan_reads"]
 
 _ReadsOf = Callable[[Case, Gcp, LoadedManifest], list[Read]]
 
@@ -75,12 +76,26 @@ _READS: Final[dict[str, _ReadsOf]] = {
     "sa_key_age": lambda c, gcp, m: [keys_read()],
 }
 
-#: Criteria that read a dataset's get alone, and those that read its whole snapshot; the
-#: dataset is the case's item's (`subject`), or the one named in its `dataset` / `table`.
-_DATASET_GET: Final = frozenset({"dataset_reachable", "bq_write_probe"})
-_DATASET_SNAPSHOT: Final = frozenset(
-    {"dataset_inventory", "source_fresh", "naming_mandate", "schema_mandate", "legacy_views"}
-)
+
+class Need(IntEnum):
+    """How much of a dataset a criterion reads; a dataset is read to the most any case needs."""
+
+    GET = 1
+    SNAPSHOT = 2
+    #: The snapshot and when data was last written to each table (PARTITIONS).
+    WRITTEN = 3
+
+
+#: The dataset is the case's item's (`subject`), or the one named in its `dataset` / `table`.
+_DATASET_NEEDS: Final = {
+    "dataset_reachable": Need.GET,
+    "bq_write_probe": Need.GET,
+    "dataset_inventory": Need.SNAPSHOT,
+    "naming_mandate": Need.SNAPSHOT,
+    "schema_mandate": Need.SNAPSHOT,
+    "legacy_views": Need.SNAPSHOT,
+    "source_fresh": Need.WRITTEN,
+}
 
 
 def _dataset_of(case: Case, project: str) -> DatasetRef | None:
@@ -100,8 +115,11 @@ class Planned:
 
     #: By key, in the order they are issued (independent reads before chained ones).
     reads: dict[str, Read] = field(default_factory=dict)
-    #: Datasets to read: True for the whole snapshot, False for the get alone.
-    datasets: dict[DatasetRef, bool] = field(default_factory=dict)
+    #: Datasets to read, and how much of each.
+    datasets: dict[DatasetRef, Need] = field(default_factory=dict)
+    #: For Need.WRITTEN: the source tables; PARTITIONS is read only if one of them exists
+    #: (source_fresh reads it only then).
+    sources: dict[DatasetRef, set[str]] = field(default_factory=dict)
     #: Some selected case talks to Google (its credentials are needed, at least).
     google: bool = False
 
@@ -123,9 +141,11 @@ def plan_reads(cases: Iterable[Case], loaded: LoadedManifest) -> Planned:
         if reads_of is not None:
             for read in reads_of(case, gcp, loaded):
                 planned.reads.setdefault(read.key, read)
-        if criterion.id in _DATASET_GET | _DATASET_SNAPSHOT:
-            ref = _dataset_of(case, gcp.project)
-            if ref is not None:
-                whole = criterion.id in _DATASET_SNAPSHOT
-                planned.datasets[ref] = planned.datasets.get(ref, False) or whole
+        need = _DATASET_NEEDS.get(criterion.id)
+        ref = _dataset_of(case, gcp.project) if need is not None else None
+        if need is not None and ref is not None:
+            planned.datasets[ref] = max(need, planned.datasets.get(ref, need))
+            table = getattr(case.item, "table", None)
+            if need is Need.WRITTEN and isinstance(table, str):
+                planned.sources.setdefault(ref, set()).add(table.rpartition(".")[2])
     return planned
