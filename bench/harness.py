@@ -213,6 +213,13 @@ class SuiteRun:
         return self.mark("runtestloop_start") - self.started
 
     @property
+    def cpu_seconds(self) -> float:
+        """CPU time of the controller and the processes it waited for (a serial run: all of it)."""
+        return float(self.probe.get("controller_cpu_seconds", 0)) + float(
+            self.probe.get("children_cpu_seconds", 0)
+        )
+
+    @property
     def controller_rss_mb(self) -> float:
         return float(self.probe.get("controller_max_rss_bytes", 0)) / 1e6
 
@@ -367,6 +374,7 @@ def summary(run: SuiteRun) -> dict[str, Any]:
         "checks_seconds": round(run.checks_seconds, 3),
         "reports_seconds": round(run.reports_seconds, 3),
         "controller_max_rss_mb": round(run.controller_rss_mb, 1),
+        "cpu_seconds": round(run.cpu_seconds, 3),
         "items": run.probe.get("facts", {}).get("items"),
         "bigquery_requests": len(run.hits),
         "service_requests": run.services,

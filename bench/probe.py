@@ -90,11 +90,14 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         Path(f"{target}.{worker}").write_text(json.dumps({"marks": _marks}, indent=2))
         return
     usage = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
     data = {
         "marks": _marks,
         "facts": _facts,
         "controller_max_rss_bytes": _peak_rss(usage),
         "controller_cpu_seconds": usage.ru_utime + usage.ru_stime,
+        # The processes the run started and waited for (git, the imports check's interpreter).
+        "children_cpu_seconds": children.ru_utime + children.ru_stime,
         "workers": int(getattr(config.option, "numprocesses", 0) or 0),
     }
     Path(target).write_text(json.dumps(data, indent=2))

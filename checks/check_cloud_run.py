@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import dataclass
 from typing import Any, Final
 
 import pytest
@@ -10,12 +11,13 @@ from google.api_core import exceptions as api_exceptions
 
 from checks.findings import finding, unverified
 from checks.gcp.access import GoogleAccess
+from checks.gcp.answers import Read
 from checks.gcp.enums import enum_name, is_known
-from checks.gcp.errors import api_call, describe, recall, remember
+from checks.gcp.errors import api_call, describe
 from checks.inspect.git_history import last_commit_dates
 from readiness.cases import Case
 from readiness.manifest import LoadedManifest
-from readiness.manifest.gcp import Job
+from readiness.manifest.gcp import Gcp, Job
 
 API: Final = "Cloud Run"
 
@@ -29,46 +31,74 @@ def _job(case: Case) -> Job:
 
 
 def job_name(job: Job, google: GoogleAccess) -> str:
-    return f"projects/{google.project}/locations/{job.region or google.gcp.region}/jobs/{job.name}"
+    return job_resource(job, google.gcp)
+
+
+def job_resource(job: Job, gcp: Gcp) -> str:
+    return f"projects/{gcp.project}/locations/{job.region or gcp.region}/jobs/{job.name}"
 
 
 def _where(job: Job, google: GoogleAccess) -> str:
     return f"{job.name} (project {google.project}, region {job.region or google.gcp.region})"
 
 
-def _read_job(job: Job, google: GoogleAccess) -> Any:
-    """The job as the API answers it, read once per process for the three criteria: the job,
-    or the NotFound / Forbidden answer; a failed read is the same unverified reason for each."""
-    name = job_name(job, google)
+@dataclass(frozen=True, slots=True)
+class Refusal:
+    """The get's NotFound or Forbidden: an answer about the job, kept as its text."""
 
-    def read() -> Any:
+    not_found: bool
+    text: str
+
+
+def job_read(job: Job, gcp: Gcp) -> Read:
+    """The job as the API answers it, read once per run for the three criteria: the job, or
+    the NotFound / Forbidden answer; a failed read is the same unverified reason for each."""
+    name = job_resource(job, gcp)
+
+    def fetch(google: GoogleAccess) -> Any:
         with api_call(API, google.identity.principal):
             try:
                 return google.run_jobs.get_job(
                     name=name, retry=google.read_retry(API), timeout=google.timeout
                 )
             except (api_exceptions.NotFound, api_exceptions.Forbidden) as exc:
-                return exc
+                text = describe(API, exc, who=google.identity.principal)
+                return Refusal(isinstance(exc, api_exceptions.NotFound), text)
 
-    key = f"run.jobs.get {name}"
-    if key not in google.answers:
-        google.answers[key] = remember(read)
-    return recall(google.answers[key])
+    return Read(f"run.jobs.get {name}", fetch)
+
+
+def execution_read(job: Job, gcp: Gcp) -> Read:
+    """The job's latest execution (None when the job has none or could not be read): it
+    needs the job's answer first, the one chain of requests of a job."""
+    read = job_read(job, gcp)
+
+    def fetch(google: GoogleAccess) -> Any:
+        found = google.answer(read)
+        latest = None if isinstance(found, Refusal) else found.latest_created_execution.name
+        if not latest:
+            return None
+        with api_call(API, google.identity.principal):
+            return google.run_executions.get_execution(
+                name=latest, retry=google.read_retry(API), timeout=google.timeout
+            )
+
+    return Read(f"run.executions.latest {read.key}", fetch, chained=True)
 
 
 def _get_job(job: Job, google: GoogleAccess, *, missing_is_finding: bool) -> Any:
     """The deployed job. Only run_job_ready reports absence as a finding; the other criteria
     cannot be verified without the job and say so, so a missing job is one finding, not three."""
     __tracebackhide__ = True
-    answer = _read_job(job, google)
-    if isinstance(answer, api_exceptions.NotFound):
+    answer = google.answer(job_read(job, google.gcp))
+    if isinstance(answer, Refusal) and answer.not_found:
         if missing_is_finding:
             finding(f"{_where(job, google)}: job not found")
         unverified(f"{_where(job, google)}: job not found (reported by run_job_ready)")
-    if isinstance(answer, api_exceptions.Forbidden):
+    if isinstance(answer, Refusal):
         # Lacking run.jobs.get (or the API disabled) says nothing about the job: unverified,
         # naming what is missing.
-        unverified(f"{_where(job, google)}: {describe(API, answer, who=google.identity.principal)}")
+        unverified(f"{_where(job, google)}: {answer.text}")
     return answer
 
 
@@ -172,10 +202,7 @@ def check_run_job_last_execution(case: Case, google: GoogleAccess, facts: dict[s
     latest = found.latest_created_execution
     if not latest.name:
         finding(f"{_where(job, google)}: never executed")
-    with api_call(API, google.identity.principal):
-        execution = google.run_executions.get_execution(
-            name=latest.name, retry=google.read_retry(API), timeout=google.timeout
-        )
+    execution = google.answer(execution_read(job, google.gcp))
     execution_id = latest.name.rsplit("/", 1)[-1]
     facts["execution"] = execution_id
     facts["created"] = execution.create_time.isoformat() if execution.create_time else None

@@ -13,11 +13,12 @@ from google.api_core import exceptions as api_exceptions
 
 from checks.findings import finding, unverified
 from checks.gcp.access import GoogleAccess
-from checks.gcp.bq_snapshot import NOT_PRECISE, bytes_accuracy
-from checks.gcp.errors import api_call
+from checks.gcp.answers import Read
+from checks.gcp.bq_snapshot import dry_run_read
+from checks.gcp.errors import ApiCallError, api_call
 from readiness.cases import Case
 from readiness.manifest import LoadedManifest
-from readiness.manifest.gcp import Quota
+from readiness.manifest.gcp import Gcp, Quota
 
 API: Final = "Cloud Quotas"
 
@@ -30,19 +31,22 @@ def _quota(case: Case) -> Quota:
     return case.item
 
 
-def _get_info(quota: Quota, google: GoogleAccess) -> Any:
-    __tracebackhide__ = True
-    name = f"projects/{google.project}/locations/global/services/{quota.service}/quotaInfos/{quota.quota_id}"
-    with api_call(API):
-        try:
-            return google.quotas.get_quota_info(
-                name=name, retry=google.read_retry(API), timeout=google.timeout
-            )
-        except api_exceptions.NotFound:
-            # Most likely a misspelt service or quota id: the headroom cannot be judged.
-            unverified(
-                f"{quota.subject}: no such quota in project {google.project}; check service and quota_id"
-            )
+def quota_read(quota: Quota, gcp: Gcp) -> Read:
+    name = f"projects/{gcp.project}/locations/global/services/{quota.service}/quotaInfos/{quota.quota_id}"
+
+    def fetch(google: GoogleAccess) -> Any:
+        with api_call(API):
+            try:
+                return google.quotas.get_quota_info(
+                    name=name, retry=google.read_retry(API), timeout=google.timeout
+                )
+            except api_exceptions.NotFound:
+                # Most likely a misspelt service or quota id: the headroom cannot be judged.
+                unverified(
+                    f"{quota.subject}: no such quota in project {google.project}; check service and quota_id"
+                )
+
+    return Read(f"cloudquotas.quotaInfos.get {name}", fetch)
 
 
 def _limit(quota: Quota, info: Any) -> tuple[int, dict[str, str]]:
@@ -65,25 +69,21 @@ def _query_bytes(
 ) -> tuple[int, list[str]]:
     """Dry-run bytes of the audited phase's queries, times their runs, and the queries whose
     estimate is only a lower bound (totalBytesProcessedAccuracy LOWER_BOUND / UNKNOWN)."""
-    from google.cloud import bigquery
-
     phase = manifest.phase.id
     total = 0
-    config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False)
     per_query: dict[str, int] = {}
     floors: list[str] = []
     for query in manifest.manifest.queries:
         if not query.needed_by(phase):
             continue
-        # A dry run creates no job and changes nothing: safe to retry like a read.
-        with api_call("BigQuery"):
-            job = google.bigquery.query(
-                query.sql, job_config=config, retry=google.read_retry("BigQuery"), timeout=google.timeout
-            )
-        per_query[query.name] = int(job.total_bytes_processed or 0) * query.runs
+        # A dry run creates no job and changes nothing: read like a read, shared with query_cost.
+        estimate = google.answer(dry_run_read(query.sql))
+        if estimate.bytes is None:
+            raise ApiCallError(estimate.rejected)
+        per_query[query.name] = estimate.bytes * query.runs
         total += per_query[query.name]
-        if bytes_accuracy(job) in NOT_PRECISE:
-            floors.append(f"{query.name} ({bytes_accuracy(job)})")
+        if estimate.lower_bound:
+            floors.append(f"{query.name} ({estimate.accuracy})")
     facts["query_bytes"] = per_query
     if floors:
         facts["lower_bound_estimates"] = floors
@@ -99,7 +99,7 @@ def check_quota_headroom(
     case: Case, google: GoogleAccess, manifest: LoadedManifest, facts: dict[str, Any]
 ) -> None:
     quota = _quota(case)
-    info = _get_info(quota, google)
+    info = google.answer(quota_read(quota, google.gcp))
     limit, dimensions = _limit(quota, info)
     unit = info.metric_unit
     facts["limit"] = limit

@@ -55,11 +55,15 @@ class World:
         bigquery: bool = True,
         storage: bool = True,
         location: str = "US",
+        bigquery_server: LocalServer | None = None,
     ) -> None:
         self.work_dir = work_dir
         self.project = project
         self.location = location
         self._want_bigquery = bigquery
+        #: A BigQuery emulator already running for `project` (tests share one per process: it
+        #: takes seconds to start); this world empties it instead of starting its own.
+        self._given_bigquery = bigquery_server
         self._want_storage = storage
         self.runner = f"{RUNNER_NAME}@{project}.iam.gserviceaccount.com"
         self.iam = IamFake()
@@ -104,12 +108,22 @@ class World:
     def _start_bigquery(self) -> None:
         from sandbox.bigquery_emulator import start_bigquery_emulator
 
-        self.bq_emulator = start_bigquery_emulator(self.work_dir / "bigquery", self.project)
-        self._stack.callback(self.bq_emulator.stop)
+        if self._given_bigquery is not None:
+            self.bq_emulator = self._given_bigquery
+            self._empty_bigquery()
+        else:
+            self.bq_emulator = start_bigquery_emulator(self.work_dir / "bigquery", self.project)
+            self._stack.callback(self.bq_emulator.stop)
         self.bq_front = BigQueryFront(self.bq_emulator.url, location=self.location)
         self.bq_front.guard = self._guard
         self.bq_front.start()
         self._stack.callback(self.bq_front.stop)
+
+    def _empty_bigquery(self) -> None:
+        """Drop every dataset a world before this one left in the shared emulator."""
+        admin = self.bigquery_admin()
+        for dataset in list(admin.list_datasets(self.project)):
+            admin.delete_dataset(dataset.reference, delete_contents=True, not_found_ok=True)
 
     def _start_storage(self) -> None:
         from sandbox.gcs_emulator import start_gcs_emulator

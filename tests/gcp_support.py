@@ -10,6 +10,7 @@ only scenarios that need another environment or `[gcp]` setting run on their own
 
 from __future__ import annotations
 
+import tempfile
 import textwrap
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,14 +20,30 @@ from typing import Any
 import pytest
 
 from conftest import AuditRun, TargetRepo, run_shared, run_suite
+from sandbox.processes import LocalServer
 from sandbox.world import World
 
 PROJECT = "bqx-ml"
 
+#: One BigQuery emulator per test process (it takes 15 s or more to start on a loaded 2-core
+#: machine, and eight modules need one); each world empties it first (World._empty_bigquery),
+#: so a module sees only the datasets it made. Stopped at exit (LocalServer registers that).
+_shared_bigquery: list[LocalServer] = []
+
+
+def shared_bigquery() -> LocalServer:
+    if not _shared_bigquery or _shared_bigquery[0].process.poll() is not None:
+        from sandbox.bigquery_emulator import start_bigquery_emulator
+
+        work = Path(tempfile.mkdtemp(prefix="shared-bigquery-"))
+        _shared_bigquery[:] = [start_bigquery_emulator(work, PROJECT)]
+    return _shared_bigquery[0]
+
 
 @contextmanager
 def started_world(work: Path, *, bigquery: bool = False, storage: bool = True) -> Iterator[World]:
-    with World(work, PROJECT, bigquery=bigquery, storage=storage) as world:
+    server = shared_bigquery() if bigquery else None
+    with World(work, PROJECT, bigquery=bigquery, storage=storage, bigquery_server=server) as world:
         yield world
 
 

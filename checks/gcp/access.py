@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
+from concurrent.futures import Future
+from dataclasses import dataclass, field, replace
 from functools import cached_property
 from typing import Any, Final
 
 from google.api_core import retry as api_retry
 from google.api_core.client_options import ClientOptions
 
+from checks.gcp.answers import Read, recall_answer, settle
 from checks.gcp.credentials import Identity
 from checks.gcp.errors import note_attempts
 from readiness.manifest.gcp import Endpoints, Gcp
@@ -43,9 +45,26 @@ class GoogleAccess:
     #: Attempts the latest failed read of each API had made; the same count travels on the
     #: failure itself (errors.attempts_made), which is what an error message reports.
     attempts: dict[str, int] = field(default_factory=dict)
-    #: Answers several criteria of one resource share (a Cloud Run job's get), by request, so
-    #: the process reads each once; a failed read is kept as its message.
+    #: Answers by read key (checks/gcp/answers.py): several criteria of one resource share one
+    #: read (a Cloud Run job's get); a read made ahead of its cases is held as a Future until
+    #: it lands (checks/gcp/prefetch.py); a controller's answers are preloaded on a worker.
     answers: dict[str, Any] = field(default_factory=dict)
+
+    def answer(self, read: Read) -> Any:
+        """The read's answer: made now if nobody made it, else waited for (that read alone)."""
+        __tracebackhide__ = True
+        held = self.answers.get(read.key)
+        if held is None:
+            held = self.answers[read.key] = settle(read.fetch, self)
+        elif isinstance(held, Future):
+            held = held.result()
+        return recall_answer(held)
+
+    def for_thread(self) -> GoogleAccess:
+        """The same identity and answers with clients of its own, for another thread: the gapic
+        REST transports and the Storage client sit on a requests.Session, which requests does
+        not document as thread-safe (only the BigQuery client says it may be shared)."""
+        return replace(self)
 
     @property
     def project(self) -> str:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
@@ -26,6 +27,7 @@ from google.api_core import exceptions as api_exceptions
 
 from checks.findings import unverified
 from checks.gcp.access import GoogleAccess
+from checks.gcp.answers import Read
 from checks.gcp.errors import ApiCallError, api_call, denied_permission, describe, recall, remember
 from checks.gcp.handover_file import wait_for
 from checks.gcp.scratch import proven_scratch
@@ -41,6 +43,8 @@ __all__ = [
     "TableInfo",
     "bigquery_metadata",
     "bytes_accuracy",
+    "dry_run_read",
+    "handed_over",
 ]
 
 API: Final = "BigQuery"
@@ -51,6 +55,7 @@ HANDOVER_WAIT_INPUT: Final = "readiness_bigquery_metadata_wait"
 
 
 _METADATA_KEY: Final = pytest.StashKey["BigQueryMetadata"]()
+_HANDED_KEY: Final = pytest.StashKey["dict[str, Any] | str | None"]()
 
 _TABLES_SQL: Final = """
 SELECT t.table_name, t.table_type, t.creation_time,
@@ -189,15 +194,27 @@ class BigQueryMetadata:
         # A cached failure is kept as its message and raised afresh for each case.
         self._datasets: dict[DatasetRef, DatasetInfo | str] = {}
         self._snapshots: dict[DatasetRef, DatasetSnapshot | str] = {}
-        self._dry_runs: dict[str, DryRun | str] = {}
         self._data_written: dict[DatasetRef, dict[str, dt.datetime | None] | str] = {}
         #: Set when an xdist worker was not handed the controller's read: why.
         self._failure = ""
+        #: Reads made ahead by checks/gcp/prefetch.py, each the export of one dataset's read.
+        self._pending: dict[DatasetRef, Future[dict[str, Any]]] = {}
+
+    def adopt(self, pending: Mapping[DatasetRef, Future[dict[str, Any]]]) -> None:
+        self._pending.update(pending)
+
+    def _landed(self, ref: DatasetRef) -> None:
+        """A read of `ref` made ahead: wait for it (for it alone) and keep what it found."""
+        future = self._pending.pop(ref, None)
+        if future is not None:
+            exported = future.result()
+            self._merge(exported)
 
     def dataset(self, ref: DatasetRef) -> DatasetInfo:
         """get_dataset once; NotFound and Forbidden are answers, anything else raises ApiCallError."""
         if self._failure:
             raise ApiCallError(self._failure)
+        self._landed(ref)
         if ref not in self._datasets:
             self._datasets[ref] = remember(lambda: self._get_dataset(ref))
         return recall(self._datasets[ref])
@@ -205,6 +222,7 @@ class BigQueryMetadata:
     def snapshot(self, ref: DatasetRef) -> DatasetSnapshot:
         if self._failure:
             raise ApiCallError(self._failure)
+        self._landed(ref)
         if ref not in self._snapshots:
             self._snapshots[ref] = remember(lambda: self._take(ref))
         return recall(self._snapshots[ref])
@@ -220,6 +238,7 @@ class BigQueryMetadata:
 
     def data_written(self, ref: DatasetRef) -> dict[str, dt.datetime | None]:
         """When data was last written to each table of a found dataset (PARTITIONS), once."""
+        self._landed(ref)
         if ref not in self._data_written:
             where = self.dataset(ref).location or None
             self._data_written[ref] = remember(
@@ -232,27 +251,8 @@ class BigQueryMetadata:
 
     def dry_run(self, sql: str) -> DryRun:
         """Bytes a query would scan; a query BigQuery refuses is an answer (`rejected`)."""
-        if sql not in self._dry_runs:
-            self._dry_runs[sql] = remember(lambda: self._dry_run(sql))
-        return recall(self._dry_runs[sql])
-
-    def _dry_run(self, sql: str) -> DryRun:
-        from google.cloud import bigquery
-
-        google = self._google
-        config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False)
-        with api_call(API):
-            try:
-                job = google.bigquery.query(
-                    sql,
-                    job_config=config,
-                    retry=google.read_retry(API),
-                    timeout=google.timeout,
-                    job_retry=None,
-                )
-            except (api_exceptions.BadRequest, api_exceptions.NotFound, api_exceptions.Forbidden) as exc:
-                return DryRun(None, describe(API, exc, who=google.identity.principal))
-        return DryRun(int(job.total_bytes_processed or 0), accuracy=bytes_accuracy(job))
+        answer: DryRun = self._google.answer(dry_run_read(sql))
+        return answer
 
     def _get_dataset(self, ref: DatasetRef) -> DatasetInfo:
         google = self._google
@@ -315,14 +315,29 @@ class BigQueryMetadata:
 
     def export(self) -> dict[str, Any]:
         """What was read, failures included, for workers to start from instead of the API."""
-        return {"datasets": dict(self._datasets), "snapshots": dict(self._snapshots)}
+        for ref in list(self._pending):
+            self._landed(ref)
+        return {
+            "datasets": dict(self._datasets),
+            "snapshots": dict(self._snapshots),
+            "data_written": dict(self._data_written),
+        }
+
+    def _merge(self, exported: Mapping[str, Any]) -> None:
+        kept_by_key: dict[str, dict[DatasetRef, Any]] = {
+            "datasets": self._datasets,
+            "snapshots": self._snapshots,
+            "data_written": self._data_written,
+        }
+        for key, kept in kept_by_key.items():
+            for ref, value in exported.get(key, {}).items():
+                kept.setdefault(ref, value)
 
     def fail_all(self, message: str) -> None:
         self._failure = message
 
     def preload(self, exported: Mapping[str, Any]) -> None:
-        self._datasets.update(exported["datasets"])
-        self._snapshots.update(exported["snapshots"])
+        self._merge(exported)
 
 
 def dataset_refs(loaded: LoadedManifest, project: str) -> list[DatasetRef]:
@@ -334,22 +349,66 @@ def dataset_refs(loaded: LoadedManifest, project: str) -> list[DatasetRef]:
     return sorted({DatasetRef.parse(name, project) for name in names})
 
 
-def bigquery_metadata(config: pytest.Config, google: GoogleAccess) -> BigQueryMetadata:
-    """The process's metadata cache (one per pytest run); an xdist worker starts from the
-    controller's handover, so the workers never each read the same dataset."""
-    metadata = config.stash.get(_METADATA_KEY, None)
-    if metadata is None:
-        metadata = config.stash[_METADATA_KEY] = BigQueryMetadata(google)
+def dry_run_read(sql: str) -> Read:
+    """One dry run per query text and run (query_cost and quota_headroom ask the same ones)."""
+
+    def fetch(google: GoogleAccess) -> DryRun:
+        from google.cloud import bigquery
+
+        config = bigquery.QueryJobConfig(dry_run=True, use_query_cache=False)
+        with api_call(API):
+            try:
+                job = google.bigquery.query(
+                    sql,
+                    job_config=config,
+                    retry=google.read_retry(API),
+                    timeout=google.timeout,
+                    job_retry=None,
+                )
+            except (api_exceptions.BadRequest, api_exceptions.NotFound, api_exceptions.Forbidden) as exc:
+                return DryRun(None, describe(API, exc, who=google.identity.principal))
+        return DryRun(int(job.total_bytes_processed or 0), accuracy=bytes_accuracy(job))
+
+    return Read(f"bigquery.jobs.query dryRun {sql}", fetch)
+
+
+def handed_over(config: pytest.Config) -> dict[str, Any] | str | None:
+    """On an xdist worker: the controller's reads (waited for once), or why they did not
+    come; None in a single process (nothing is handed over)."""
+    if _HANDED_KEY not in config.stash:
         workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
         handed = workerinput.get(HANDOVER_INPUT) if workerinput else None
+        result: dict[str, Any] | str | None = None
         if handed:
             assert workerinput is not None
             try:
-                metadata.preload(wait_for(Path(handed), float(workerinput[HANDOVER_WAIT_INPUT])))
+                result = wait_for(Path(handed), float(workerinput[HANDOVER_WAIT_INPUT]))
             except ApiCallError as exc:
-                # Not handed over: every metadata read of this worker is unverified with the
-                # reason, at once (waiting again per check would multiply the wait).
-                metadata.fail_all(str(exc))
+                result = str(exc)
+        config.stash[_HANDED_KEY] = result
+    return config.stash[_HANDED_KEY]
+
+
+def bigquery_metadata(
+    config: pytest.Config,
+    google: GoogleAccess,
+    pending: Mapping[DatasetRef, Future[dict[str, Any]]] | None = None,
+) -> BigQueryMetadata:
+    """The process's metadata cache (one per pytest run); an xdist worker starts from the
+    controller's handover, so the workers never each read the same dataset; `pending`: the
+    reads checks/gcp/prefetch.py started for this run."""
+    metadata = config.stash.get(_METADATA_KEY, None)
+    if metadata is None:
+        metadata = config.stash[_METADATA_KEY] = BigQueryMetadata(google)
+        handed = handed_over(config)
+        if isinstance(handed, dict):
+            metadata.preload(handed)
+        elif isinstance(handed, str):
+            # Not handed over: every metadata read of this worker is unverified with the
+            # reason, at once (waiting again per check would multiply the wait).
+            metadata.fail_all(handed)
+    if pending:
+        metadata.adopt(pending)
     return metadata
 
 

@@ -1,15 +1,16 @@
-"""Under pytest-xdist, the controller reads each dataset's metadata once and hands it to workers.
+"""Under pytest-xdist, the controller makes the selected cases' Google reads once and hands the
+answers to the workers.
 
 Without this every worker would read every dataset again (a 6,000-table dataset is a few
 INFORMATION_SCHEMA queries, but per worker, and per worker they count against quotas and the
-nightly's time). The controller starts the read in a thread when it sets up the first worker,
-so the read (seconds against real BigQuery) overlaps with the workers' start-up and their local
-checks instead of delaying them; it names the file the result will be in, in each worker's
-`workerinput`, and a worker waits for the file only when a check first needs BigQuery metadata
+nightly's time), and a job's criteria landing on two workers would read the job twice. The
+controller collects nothing, so it learns the selection (after `-m`/`-k`) from the first
+worker's collection (`pytest_xdist_node_collection_finished`), starts the same reads a single
+process would (checks/gcp/prefetch.py), and publishes their answers in the file it named in
+each worker's `workerinput`; a worker waits for the file only when a check first needs Google
 (checks/gcp/handover_file.py). Workers run the local checks first for that reason. Failures
-travel too: a dataset the controller could not read is the same unverified error on every
-worker, without a retry each. A single-process run does not need this: its one cache already
-reads each dataset once.
+travel too: a read that failed on the controller is the same unverified error on every worker,
+without a retry each.
 """
 
 from __future__ import annotations
@@ -18,24 +19,23 @@ import contextlib
 import shutil
 import tempfile
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 import pytest
 
-from checks.gcp.access import GoogleAccess, endpoints_for
 from checks.gcp.bq_snapshot import (
     HANDOVER_INPUT,
     HANDOVER_WAIT_INPUT,
-    BigQueryMetadata,
-    DatasetRef,
-    dataset_refs,
 )
-from checks.gcp.credentials import CredentialsError, resolve_identity
+from checks.gcp.credentials import CredentialsError
 from checks.gcp.handover_file import publish, publish_failure
-from readiness.cases import Case
-from readiness.manifest.gcp import Gcp
+from checks.gcp.prefetch import start_prefetch
+from checks.gcp.selection import cases_of_nodeids
+from readiness.cases import Case, cases_for
+from readiness.criteria import CRITERIA
+from readiness.manifest import LoadedManifest
 from readiness.stash import loaded_manifest
 
 __all__ = ["Handover", "start_handover"]
@@ -45,47 +45,40 @@ _KEY: Final = pytest.StashKey["Handover | None"]()
 _JOIN_SECONDS: Final = 2.0
 
 
-@dataclass(frozen=True)
+@dataclass
 class Handover:
     path: Path
-    #: How long a worker waits for the file: every request of the read at its deadline.
+    #: How long a worker waits for the file: every read of the manifest at its deadline.
     wait_seconds: float
-    thread: threading.Thread
+    thread: threading.Thread | None = field(default=None)
 
 
 def start_handover(config: pytest.Config) -> Handover | None:
-    """Start reading every manifest dataset in the background; None if there is nothing to read."""
-    loaded = loaded_manifest(config)
-    gcp = loaded.manifest.gcp
+    """Name the file the answers will be in; None if the manifest has no [gcp]."""
+    gcp = loaded_manifest(config).manifest.gcp
     if gcp is None:
         return None
-    refs = dataset_refs(loaded, gcp.project)
-    if not refs:
-        return None
-    path = Path(tempfile.mkdtemp(prefix="readiness-handover-")) / "bigquery-metadata.pickle"
-    # A token, then a dataset get and two queries per dataset, each within the deadline.
-    wait = float(gcp.timeout_seconds) * (3 * len(refs) + 1)
-    thread = threading.Thread(
-        target=_read_and_publish, args=(gcp, refs, path), name="readiness-handover", daemon=True
+    path = Path(tempfile.mkdtemp(prefix="readiness-handover-")) / "google-answers.pickle"
+    # The credentials, then at most four requests per case (a dataset's get and queries, a
+    # job's get and execution), each within the deadline: a bound on a hung controller.
+    cases = sum(
+        len(cases_for(cid, loaded_manifest(config))) for cid in CRITERIA if CRITERIA[cid].subject.google
     )
-    thread.start()
-    return Handover(path, wait, thread)
+    return Handover(path, float(gcp.timeout_seconds) * (4 * cases + 2))
 
 
-def _read_and_publish(gcp: Gcp, refs: list[DatasetRef], path: Path) -> None:
+def _read_and_publish(loaded: LoadedManifest, cases: list[Case], path: Path) -> None:
     try:
-        endpoints = endpoints_for(gcp)
+        prefetch = start_prefetch(loaded, cases)
+        if prefetch is None:
+            publish(path, {"datasets": {}, "snapshots": {}, "answers": {}})
+            return
         try:
-            identity = resolve_identity(gcp.impersonate, endpoints.iamcredentials, gcp.timeout_seconds)
+            exported = prefetch.export()
         except CredentialsError:
             # Nothing handed over: each worker's `google` fixture reports it, case by case.
-            publish(path, {"datasets": {}, "snapshots": {}})
-            return
-        metadata = BigQueryMetadata(GoogleAccess(gcp, identity, endpoints))
-        for ref in refs:
-            with contextlib.suppress(Exception):
-                metadata.snapshot(ref)  # an API failure is remembered inside, as its message
-        publish(path, metadata.export())
+            exported = {"datasets": {}, "snapshots": {}, "answers": {}}
+        publish(path, exported)
     except Exception as exc:
         # Whatever went wrong, the workers must not wait for a file that will never come.
         with contextlib.suppress(OSError):
@@ -101,6 +94,22 @@ def pytest_configure_node(node: Any) -> None:
     if handover is not None:
         node.workerinput[HANDOVER_INPUT] = str(handover.path)
         node.workerinput[HANDOVER_WAIT_INPUT] = handover.wait_seconds
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
+    """The first worker's collection is the selection (every worker collects the same)."""
+    handover = node.config.stash.get(_KEY, None)
+    if handover is None or handover.thread is not None:
+        return
+    loaded = loaded_manifest(node.config)
+    handover.thread = threading.Thread(
+        target=_read_and_publish,
+        args=(loaded, cases_of_nodeids(loaded, ids), handover.path),
+        name="readiness-handover",
+        daemon=True,
+    )
+    handover.thread.start()
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -122,5 +131,6 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
 def pytest_unconfigure(config: pytest.Config) -> None:
     handover = config.stash.get(_KEY, None)
     if handover is not None:
-        handover.thread.join(_JOIN_SECONDS)
+        if handover.thread is not None:
+            handover.thread.join(_JOIN_SECONDS)
         shutil.rmtree(handover.path.parent, ignore_errors=True)
