@@ -36,6 +36,7 @@ _HAS: Final[dict[Needs, Callable[[AuditedItem, LoadedManifest], bool]]] = {
         isinstance(item, FamilyTarget) and bool(item.family.table_pattern or item.family.column_pattern)
     ),
     Needs.CHECKPOINT_PREFIX: lambda item, _: isinstance(item, Bucket) and bool(item.checkpoint_prefix),
+    Needs.RUN_BY_PATH: lambda item, _: isinstance(item, Script) and item.runs_by_path,
 }
 
 

@@ -77,6 +77,17 @@ def script_block(entry: Entry) -> list[str]:
     if entry.context is not None:
         out.append(f"# context: {entry.context_why}.")
         out.append(f"context = {_s(entry.context)}")
+    started = entry.started_with
+    if started is not None:
+        how = {"path": "by its path (./x.sh): shell_executable checks its bit and shebang"}.get(
+            started,
+            "sourced: neither the executable bit nor a shebang is needed"
+            if started == "source"
+            else f"with {started}: neither the executable bit nor a shebang is needed",
+        )
+        why = entry.started_guess or f"seen at {_where(list(dict.fromkeys(entry.invoked_by)))}"
+        out.append(f"# Started {how} ({why}).")
+        out.append(f"started_with = {_s(started)}")
     if entry.environment is not None:
         out.append("# The requirements file nearest above it: its imports are checked there.")
         out.append(f"environment = {_s(entry.environment)}")

@@ -28,6 +28,7 @@ NEED_KINDS: Final = {
     Needs.REQUIRED_COLUMNS: {SubjectKind.FAMILY},
     Needs.NAME_PATTERN: {SubjectKind.FAMILY},
     Needs.CHECKPOINT_PREFIX: {SubjectKind.BUCKET},
+    Needs.RUN_BY_PATH: {SubjectKind.SCRIPT},
 }
 
 
