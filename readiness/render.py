@@ -56,6 +56,8 @@ def script_block(entry: Entry) -> list[str]:
         out.append(f"# Its parser defines: {' '.join(entry.defined_flags)}")
     if entry.note:
         out.append(f"# {entry.note}")
+    if entry.started_note:
+        out.append(f"# {entry.started_note}")
     if entry.needs:
         label = "calls" if entry.kind == "shell" else "runs" if entry.kind == "dockerfile" else "imports"
         out.append(f"# {label}: {', '.join(entry.needs)}")
@@ -85,8 +87,7 @@ def script_block(entry: Entry) -> list[str]:
             if started == "source"
             else f"with {started}: neither the executable bit nor a shebang is needed",
         )
-        why = entry.started_guess or f"seen at {_where(list(dict.fromkeys(entry.invoked_by)))}"
-        out.append(f"# Started {how} ({why}).")
+        out.append(f"# Started {how} (seen at {_where(list(dict.fromkeys(entry.invoked_by)))}).")
         out.append(f"started_with = {_s(started)}")
     if entry.environment is not None:
         out.append("# The requirements file nearest above it: its imports are checked there.")

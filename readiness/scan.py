@@ -89,8 +89,8 @@ class Entry:
     environment: str | None = None
     #: How the repository starts a shell script, each way once ("path", "source", "bash"...).
     started: list[str] = field(default_factory=list)
-    #: Why `started_with` is what it is when no invocation said (a guess to review).
-    started_guess: str = ""
+    #: A review comment on how a shell script nothing runs is started ("" = none).
+    started_note: str = ""
 
     @property
     def needed(self) -> bool:
@@ -427,6 +427,13 @@ def _describe(root: Path, entry: Entry, text: str | None) -> None:
             dict.fromkeys(re.findall(r"(?m)^\s*\(?\s*((?:--?[\w-]+\|?)+)\s*\)", text))
         )
         entry.needs = called_tools(text)
+        if not entry.started and not text.startswith("#!"):
+            # Not guessed: on five public repositories every such script that anything runs
+            # was run as ./x.sh (interactive bash runs a shebang-less file itself), none sourced.
+            entry.started_note = (
+                "No shebang and nothing here runs it: if it is sourced or run with `bash x.sh`, "
+                'set started_with = "source" or "bash"; as ./x.sh (the default) it needs a shebang.'
+            )
     elif entry.kind == "dockerfile":
         instructions = parse_dockerfile(text)
         found = _started_script(instructions)

@@ -148,6 +148,7 @@ def initialised(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[st
     for name in ("scripts/deploy.sh", "scripts/teardown.sh", "scripts/both.sh", "scripts/lonely.sh"):
         repo.write(name, SCRIPT, mode=0o644)
     repo.write("server/job.sh", "#!/bin/sh\necho job\n", mode=0o644)
+    repo.write("scripts/orphan.sh", "gcloud config list\n", mode=0o644)
     repo.write("lib/common.sh", LIBRARY, mode=0o644)
     repo.write("lib/env.sh", "export REGION=us-central1\n", mode=0o644)
     out = base / "init.toml"
@@ -166,6 +167,9 @@ def test_init_writes_how_each_shell_script_is_started(initialised: tuple[Path, d
     # `./scripts/both.sh` in the build and `bash scripts/both.sh` in the runbook: the stricter wins.
     assert started["scripts/both.sh"] == "path"
     assert started["scripts/lonely.sh"] is None  # nothing runs it: the default
+    # No shebang either: still the default (the real repositories run such files as ./x.sh),
+    # with a comment asking the reviewer.
+    assert started["scripts/orphan.sh"] is None
 
 
 def test_init_says_where_it_saw_the_start(initialised: tuple[Path, dict[str, Script]]) -> None:
@@ -177,13 +181,23 @@ def test_init_says_where_it_saw_the_start(initialised: tuple[Path, dict[str, Scr
     ) in text
 
 
+def test_init_asks_how_a_shebang_less_script_nothing_runs_is_started(
+    initialised: tuple[Path, dict[str, Script]],
+) -> None:
+    out, _ = initialised
+    block = out.read_text().split('path = "scripts/orphan.sh"')[0].rsplit("\n\n", 1)[-1]
+    assert "# No shebang and nothing here runs it: if it is sourced or run with `bash x.sh`" in block
+
+
 def test_an_init_manifest_holds_only_path_started_scripts_to_the_bit(
     initialised: tuple[Path, dict[str, Script]], tmp_path: Path
 ) -> None:
     out, _ = initialised
     run = run_shared(tmp_path, out, "-k", "shell_executable")
     executable = _outcomes(run, "shell_executable")
-    assert set(executable) == {"scripts/both.sh", "scripts/lonely.sh"}, run.output[-3000:]
+    assert set(executable) == {"scripts/both.sh", "scripts/lonely.sh", "scripts/orphan.sh"}, run.output[
+        -3000:
+    ]
     assert executable["scripts/both.sh"][0] == "failed"
 
 
@@ -203,3 +217,19 @@ def test_an_init_manifest_holds_only_path_started_scripts_to_the_bit(
 def test_the_word_before_a_script_says_how_it_starts(command: str, started: str) -> None:
     (call,) = invocations_in(command, "Makefile:1")
     assert call.started_with == started
+
+
+def test_init_again_suggests_started_with_where_the_manifest_lacks_it(
+    initialised: tuple[Path, dict[str, Script]], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out, _ = initialised
+    edited = tmp_path / "edited.toml"
+    root = load_manifest(out).root
+    edited.write_text(out.read_text().replace('started_with = "bash"', "", 1))  # deploy.sh's, the first
+    capsys.readouterr()
+    assert main(["--target-root", str(root), "--out", str(edited)]) == 0
+    printed = capsys.readouterr().out
+    assert (
+        '# scripts/deploy.sh: the repository starts it as bash (cloudbuild.yaml): set started_with = "bash"'
+    ) in printed
+    assert "scripts/teardown.sh: the repository starts it" not in printed  # declared: nothing to say
