@@ -81,12 +81,11 @@ def script_block(entry: Entry) -> list[str]:
         out.append(f"context = {_s(entry.context)}")
     started = entry.started_with
     if started is not None:
-        how = {"path": "by its path (./x.sh): shell_executable checks its bit and shebang"}.get(
-            started,
-            "sourced: neither the executable bit nor a shebang is needed"
-            if started == "source"
-            else f"with {started}: neither the executable bit nor a shebang is needed",
-        )
+        if started == "path":
+            how = "by its path (./x.sh): shell_executable checks its bit and shebang"
+        else:
+            how = "sourced" if started == "source" else f"with {started}"
+            how += ": neither the executable bit nor a shebang is needed"
         out.append(f"# Started {how} (seen at {_where(list(dict.fromkeys(entry.invoked_by)))}).")
         out.append(f"started_with = {_s(started)}")
     if entry.environment is not None:

@@ -184,7 +184,7 @@ class Script(AuditedItem):
     @field_validator("started_with", mode="before")
     @classmethod
     def _known_start(cls, value: object) -> object:
-        if isinstance(value, str) and value not in StartedWith.__members__.values():
+        if isinstance(value, str) and value not in {s.value for s in StartedWith}:
             shells = ", ".join(
                 s.value for s in StartedWith if s not in (StartedWith.PATH, StartedWith.SOURCE)
             )
