@@ -37,7 +37,8 @@ def _where(places: list[str], limit: int = 3) -> str:
 def script_block(entry: Entry) -> list[str]:
     out: list[str] = []
     if entry.needed:
-        out.append(f"# Run by {_where(entry.invoked_by)}: needed, so P1.")
+        # Cloud Build steps have no line number: one config running it twice is named once.
+        out.append(f"# Run by {_where(list(dict.fromkeys(entry.invoked_by)))}: needed, so P1.")
     else:
         out.append("# Nothing in the repository runs it: P3 until you say the phase needs it.")
     if not entry.exists:
