@@ -172,7 +172,8 @@ def check_shell_parses(case: Case, manifest: LoadedManifest) -> None:
 
 @pytest.mark.criterion("shell_executable")
 def check_shell_executable(case: Case, manifest: LoadedManifest) -> None:
-    """The runbook runs `./script.sh`: it needs the executable bit and a shebang that starts."""
+    """The runbook runs `./script.sh` (`started_with = "path"`, the default; no case for one run
+    with `bash x.sh` or sourced): it needs the executable bit and a shebang that starts."""
     path = _script(case).path
     try:
         mode = resolve_inside(manifest.root, path).stat().st_mode

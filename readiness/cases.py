@@ -46,6 +46,7 @@ _HAS: Final[dict[Needs, Callable[[AuditedItem, LoadedManifest], bool]]] = {
     Needs.DECLARED_READS: lambda item, loaded: (
         isinstance(item, Script) and cost_judged(item, loaded.manifest)
     ),
+    Needs.RUN_BY_PATH: lambda item, _: isinstance(item, Script) and item.runs_by_path,
 }
 
 

@@ -107,6 +107,8 @@ class Needs(StrEnum):
     DECLARED_WRITES = "declared writes and a schema mandate"
     #: The script declares tables it reads or queries it runs, and BigQuery is audited.
     DECLARED_READS = "declared reads or queries"
+    #: The shell script is started by its path (`./x.sh`), not by `bash x.sh` or `source`.
+    RUN_BY_PATH = "run by path"
 
 
 class Area(StrEnum):
@@ -188,13 +190,12 @@ CRITERIA: Final[dict[str, Criterion]] = {
             SubjectKind.SCRIPT,
             Area.SCRIPTS,
             ("shell",),
-            # Not on undeclared scripts: whether the bit matters depends on how the script is run
-            # (sourced, `bash x.sh`, `./x.sh`), which only a declaration says. On
-            # GoogleCloudPlatform/cloud-build-samples 4 of its 5 findings were false (a sourced
-            # library, scripts run with bash).
-            needs=(Needs.FILE,),
+            # Only where the script is started as `./x.sh` (`started_with`, default "path"): run
+            # with `bash x.sh` or sourced, neither the bit nor the shebang is read. Not on
+            # undeclared scripts: how they are started only a declaration says.
+            needs=(Needs.FILE, Needs.RUN_BY_PATH),
             impact="direct invocation fails with 'permission denied'",
-            mitigation="invoke through `bash script.sh`",
+            mitigation='invoke through `bash script.sh` and declare started_with = "bash"',
             action="chmod +x and commit the mode",
         ),
         Criterion(

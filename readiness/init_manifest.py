@@ -138,6 +138,11 @@ def suggestions(loaded: LoadedManifest, repo: RepoScan) -> tuple[list[list[str]]
             notes.append(
                 f"{entry.path}: the repository passes {' '.join(extra)} ({entry.invoked_by[0]}), not in its flags"
             )
+        started = entry.started_with
+        if started not in (None, "path") and script.started_with is None:
+            notes.append(
+                f'{entry.path}: the repository starts it as {started} ({entry.invoked_by[0]}): set started_with = "{started}"'
+            )
     for path in sorted(set(declared) - found):
         if not (loaded.root / path).exists():
             notes.append(f"{path}: in the manifest, not in the repository")

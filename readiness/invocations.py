@@ -14,7 +14,14 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Final
 
-__all__ = ["Invocation", "command_lines", "invocations_in", "makefile_commands", "markdown_commands"]
+__all__ = [
+    "Invocation",
+    "command_lines",
+    "invocations_in",
+    "makefile_commands",
+    "markdown_commands",
+    "program_commands",
+]
 
 #: Words that end a command: what follows runs separately or redirects its output.
 _SEPARATORS: Final = frozenset({";", "&&", "||", "|", "&", ">", ">>", "2>", "2>&1", "<", ")"})
@@ -42,6 +49,9 @@ class Invocation:
     #: True for `source x.sh` / `. x.sh`: settings read into the shell, often generated (by
     #: Terraform, by a setup step), so a missing one is not a script somebody must write.
     sourced: bool = False
+    #: How the script is started: "path" (`./x.sh`, `exec x.sh`), "source", or the shell named
+    #: before it (`bash x.sh` -> "bash"); "" for Python.
+    started_with: str = ""
 
 
 def command_lines(text: str) -> Iterator[tuple[int, str]]:
@@ -101,6 +111,36 @@ def markdown_commands(text: str) -> Iterator[tuple[int, str]]:
 
 _SHELL_FENCES: Final = frozenset({"", "bash", "sh", "shell", "console", "zsh", "shell-session"})
 
+#: A program starting a command from string literals: Go's `exec.Command("/bin/sh", "x.sh")`
+#: (and CommandContext, whose first argument is the context) and Python's
+#: `subprocess.run(["bash", "x.sh"])`; the arguments up to the closing parenthesis.
+_EXEC_CALL: Final = re.compile(
+    r"\bexec\.Command(?P<ctx>Context)?\s*\((?P<go>[^()]*(?:\([^()]*\)[^()]*)*)\)"
+    r"|\bsubprocess\.(?:run|call|check_call|check_output|Popen)\s*\(\s*\[(?P<py>[^\]]*)\]"
+)
+_LITERAL: Final = re.compile(r'"((?:[^"\\\n]|\\.)*)"|\'((?:[^\'\\\n]|\\.)*)\'|`([^`]*)`')
+
+
+def program_commands(text: str) -> Iterator[tuple[int, str]]:
+    """Commands a Go or Python program starts with literal arguments, as shell words.
+
+    Only calls whose every argument (after Go's context) is a string literal: a variable could
+    be anything, and a guess would name the wrong script."""
+    for match in _EXEC_CALL.finditer(text):
+        args = match.group("go") if match.group("py") is None else match.group("py")
+        parts = [p.strip() for p in (args or "").split(",") if p.strip()]
+        if match.group("ctx"):
+            parts = parts[1:]
+        words = []
+        for part in parts:
+            literal = _LITERAL.fullmatch(part)
+            if literal is None:
+                break
+            words.append(next(g for g in literal.groups() if g is not None))
+        else:
+            if words:
+                yield text.count("\n", 0, match.start()) + 1, shlex.join(words)
+
 
 def _words(command: str) -> list[str]:
     try:
@@ -123,16 +163,40 @@ def invocations_in(command: str, where: str) -> list[Invocation]:
             index == 0 or words[index - 1] in _SEPARATORS or _is_launcher(words, index)
         ):
             call = _call(word, "", words[index + 1 :], where)
-            if index > 0 and words[index - 1] in ("source", "."):
-                call = dataclasses.replace(call, sourced=True)
+            started = _started_with(words, index) if not word.endswith(".py") else ""
+            call = dataclasses.replace(call, sourced=started == "source", started_with=started)
             found.append(call)
     return found
 
 
 def _is_launcher(words: list[str], index: int) -> bool:
-    """`bash x.sh`, `exec ./x.sh`, `sudo x.sh`, `env A=1 x.sh`: the word before runs it."""
+    """`bash x.sh`, `bash -e x.sh`, `exec ./x.sh`, `sudo x.sh`, `env A=1 x.sh`: the words
+    before run it."""
     before = words[index - 1]
-    return before in _SHELLS or before in ("exec", "sudo", "time", "nohup", "source", ".") or "=" in before
+    return (
+        before in _SHELLS
+        or before in ("exec", "sudo", "time", "nohup", "source", ".")
+        or "=" in before
+        or bool(_shell_before(words, index))
+    )
+
+
+def _shell_before(words: list[str], index: int) -> str:
+    """The shell whose script argument words[index] is (`bash -eu x.sh` -> "bash"), or ""."""
+    at = index - 1
+    while at >= 0 and words[at].startswith("-") and words[at] not in ("-c", "--"):
+        at -= 1  # shell options (-e, -x, -eu); `-c` makes the next word a command, not a file
+    if at < 0:
+        return ""
+    name = posixpath.basename(words[at])
+    return name if words[at] in _SHELLS and name != "env" else ""
+
+
+def _started_with(words: list[str], index: int) -> str:
+    """How words[index], a shell script, is started: "source", a shell's name, or "path"."""
+    if index > 0 and words[index - 1] in ("source", "."):
+        return "source"
+    return _shell_before(words, index) or "path"
 
 
 def _is_script_word(word: str) -> bool:

@@ -37,7 +37,8 @@ def _where(places: list[str], limit: int = 3) -> str:
 def script_block(entry: Entry) -> list[str]:
     out: list[str] = []
     if entry.needed:
-        out.append(f"# Run by {_where(entry.invoked_by)}: needed, so P1.")
+        # Cloud Build steps have no line number: one config running it twice is named once.
+        out.append(f"# Run by {_where(list(dict.fromkeys(entry.invoked_by)))}: needed, so P1.")
     else:
         out.append("# Nothing in the repository runs it: P3 until you say the phase needs it.")
     if not entry.exists:
@@ -56,6 +57,8 @@ def script_block(entry: Entry) -> list[str]:
         out.append(f"# Its parser defines: {' '.join(entry.defined_flags)}")
     if entry.note:
         out.append(f"# {entry.note}")
+    if entry.started_note:
+        out.append(f"# {entry.started_note}")
     if entry.needs:
         label = "calls" if entry.kind == "shell" else "runs" if entry.kind == "dockerfile" else "imports"
         out.append(f"# {label}: {', '.join(entry.needs)}")
@@ -77,6 +80,15 @@ def script_block(entry: Entry) -> list[str]:
     if entry.context is not None:
         out.append(f"# context: {entry.context_why}.")
         out.append(f"context = {_s(entry.context)}")
+    started = entry.started_with
+    if started is not None:
+        if started == "path":
+            how = "by its path (./x.sh): shell_executable checks its bit and shebang"
+        else:
+            how = "sourced" if started == "source" else f"with {started}"
+            how += ": neither the executable bit nor a shebang is needed"
+        out.append(f"# Started {how} (seen at {_where(list(dict.fromkeys(entry.invoked_by)))}).")
+        out.append(f"started_with = {_s(started)}")
     if entry.environment is not None:
         out.append("# The requirements file nearest above it: its imports are checked there.")
         out.append(f"environment = {_s(entry.environment)}")

@@ -46,6 +46,7 @@ from readiness.invocations import (
     invocations_in,
     makefile_commands,
     markdown_commands,
+    program_commands,
     resolve,
 )
 
@@ -86,10 +87,25 @@ class Entry:
     note: str = ""
     #: The run environment of a Python script (the nearest requirements file's), if one is known.
     environment: str | None = None
+    #: How the repository starts a shell script, each way once ("path", "source", "bash"...).
+    started: list[str] = field(default_factory=list)
+    #: A review comment on how a shell script nothing runs is started ("" = none).
+    started_note: str = ""
 
     @property
     def needed(self) -> bool:
         return bool(self.invoked_by)
+
+    @property
+    def started_with(self) -> str | None:
+        """How the manifest should say the script is started; None leaves the default ("path").
+
+        Started both ways, `./x.sh` wins: the stricter one is what must work."""
+        if self.kind != "shell" or not self.started:
+            return None
+        if "path" in self.started:
+            return "path"
+        return self.started[0]
 
 
 @dataclass(slots=True)
@@ -167,12 +183,22 @@ def _sources_of_commands(
                     yield path, ins.line, _exec_form(ins.args)
         elif kind == "cloudbuild":
             yield from _cloudbuild_commands(path, text)
+        elif kind == "python":
+            for line, command in program_commands(text):
+                yield path, line, command
     for rel in _other_files(root, patterns):
         try:
             text = read_text(root, rel)
         except RepoFileError:
             continue
-        reader = markdown_commands if rel.lower().endswith((".md", ".markdown")) else makefile_commands
+        lower = rel.lower()
+        reader = (
+            markdown_commands
+            if lower.endswith((".md", ".markdown"))
+            else program_commands
+            if lower.endswith(".go")
+            else makefile_commands
+        )
         for line, command in reader(text):
             yield rel, line, command
 
@@ -194,17 +220,31 @@ def _cloudbuild_commands(path: str, text: str) -> Iterator[tuple[str, int, str]]
     except CloudBuildError:
         return
     for step in config["steps"]:
-        args = [str(a) for a in step.get("args") or []]
+        args = [_in_workspace(str(a)) for a in step.get("args") or []]
         entry = str(step.get("entrypoint") or "")
         yield path, 0, " ".join([entry, *args]).strip()
-        for arg in args:
-            if " " in arg:  # `bash -c "python x.py --a"`: the string is a command of its own
+        for index, arg in enumerate(args):
+            if " " in arg or (index > 0 and args[index - 1] == "-c"):
+                # `bash -c "python x.py --a"`: the string is a command of its own
                 for _, command in command_lines(arg):
                     yield path, 0, command
+        script = step.get("script")
+        if isinstance(script, str):  # `script: |` runs its text in the step's shell
+            for _, command in command_lines(_in_workspace(script)):
+                yield path, 0, command
+
+
+def _in_workspace(text: str) -> str:
+    """`/workspace/lib/x.sh` -> `lib/x.sh`: a step's /workspace is the build's source, whose
+    folder `resolve` looks for from the config's folder upwards."""
+    return _WORKSPACE.sub("", text)
+
+
+_WORKSPACE: Final = re.compile(r"(?<![\w./$-])/workspace/")
 
 
 def _other_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
-    """Makefiles and Markdown files: where runbooks live."""
+    """Makefiles and Markdown files, where runbooks live, and Go programs (which start scripts)."""
     out = []
     for folder, dirs, files in os.walk(root):
         rel_dir = Path(folder).relative_to(root).as_posix()
@@ -217,7 +257,7 @@ def _other_files(root: Path, patterns: tuple[str, ...]) -> list[str]:
         )  # fmt: skip
         for name in sorted(files):
             lower = name.lower()
-            if lower in ("makefile", "gnumakefile") or lower.endswith((".mk", ".md", ".markdown")):
+            if lower in ("makefile", "gnumakefile") or lower.endswith((".mk", ".md", ".markdown", ".go")):
                 rel = posixpath.join(rel_dir, name)
                 if not excluded(rel, patterns):
                     out.append(rel)
@@ -276,6 +316,8 @@ def _invocations(
                 )
                 continue
             entry.invoked_by.append(where)
+            if call.started_with and call.started_with not in entry.started:
+                entry.started.append(call.started_with)
             entry.passed_flags.extend(f for f in call.flags if f not in entry.passed_flags)
     for path, entry in entries.items():
         if entry.kind == "cloudbuild" and path in texts:
@@ -385,6 +427,13 @@ def _describe(root: Path, entry: Entry, text: str | None) -> None:
             dict.fromkeys(re.findall(r"(?m)^\s*\(?\s*((?:--?[\w-]+\|?)+)\s*\)", text))
         )
         entry.needs = called_tools(text)
+        if not entry.started and not text.startswith("#!"):
+            # Not guessed: on five public repositories every such script that anything runs
+            # was run as ./x.sh (interactive bash runs a shebang-less file itself), none sourced.
+            entry.started_note = (
+                "No shebang and nothing here runs it: if it is sourced or run with `bash x.sh`, "
+                'set started_with = "source" or "bash"; as ./x.sh (the default) it needs a shebang.'
+            )
     elif entry.kind == "dockerfile":
         instructions = parse_dockerfile(text)
         found = _started_script(instructions)

@@ -31,6 +31,7 @@ NEED_KINDS: Final = {
     Needs.DECLARED_TABLES: {SubjectKind.SCRIPT},
     Needs.DECLARED_WRITES: {SubjectKind.SCRIPT},
     Needs.DECLARED_READS: {SubjectKind.SCRIPT},
+    Needs.RUN_BY_PATH: {SubjectKind.SCRIPT},
 }
 
 

@@ -66,6 +66,7 @@ __all__ = [
     "Sandbox",
     "Script",
     "ScriptKind",
+    "StartedWith",
     "Tool",
     "Waiver",
     "environment_of",
@@ -107,6 +108,19 @@ class ScriptKind(StrEnum):
         if name.endswith((".yaml", ".yml")):
             return cls.CLOUDBUILD
         return None
+
+
+class StartedWith(StrEnum):
+    """How a shell script is started: by its path, by a shell named on the command line, or
+    read into the caller's shell. Only `./x.sh` needs the executable bit and a shebang."""
+
+    PATH = "path"
+    SOURCE = "source"
+    BASH = "bash"
+    SH = "sh"
+    DASH = "dash"
+    ZSH = "zsh"
+    KSH = "ksh"
 
 
 class Project(StrictModel):
@@ -159,6 +173,8 @@ class Script(AuditedItem):
     queries: list[str] = []
 
     _table_entries = field_validator("reads", "writes")(table_entries)
+    #: How a shell script is started (unset: "path", as `./x.sh`).
+    started_with: StartedWith | None = Field(default=None, strict=False)
 
     @field_validator("path", "context")
     @classmethod
@@ -178,6 +194,19 @@ class Script(AuditedItem):
         # "--workers=8" is how a runbook writes it; the script must define --workers.
         return list(dict.fromkeys(flag.split("=", 1)[0] for flag in value))
 
+    @field_validator("started_with", mode="before")
+    @classmethod
+    def _known_start(cls, value: object) -> object:
+        if isinstance(value, str) and value not in {s.value for s in StartedWith}:
+            shells = ", ".join(
+                s.value for s in StartedWith if s not in (StartedWith.PATH, StartedWith.SOURCE)
+            )
+            raise ValueError(
+                f"started_with {value!r} must be 'path' (run as ./x.sh), 'source' (read with "
+                f"`source x.sh`) or the shell that runs it ({shells})"
+            )
+        return value
+
     @model_validator(mode="after")
     def _known_kind(self) -> Self:
         if self.kind is None:
@@ -188,7 +217,14 @@ class Script(AuditedItem):
                     "'python', 'shell', 'dockerfile' or 'cloudbuild'"
                 )
             object.__setattr__(self, "kind", kind)
+        if self.started_with is not None and self.kind is not ScriptKind.SHELL:
+            raise ValueError(f"started_with applies to shell scripts only, not to {self.path!r}")
         return self
+
+    @property
+    def runs_by_path(self) -> bool:
+        """Started as `./x.sh` (the default): the executable bit and the shebang matter."""
+        return self.started_with in (None, StartedWith.PATH)
 
     @property
     def script_kind(self) -> ScriptKind:
