@@ -185,7 +185,9 @@ def check_shell_executable(case: Case, manifest: LoadedManifest) -> None:
         finding(problem)
     if not mode & stat.S_IXUSR:
         finding(f"{path}: not executable (mode {stat.S_IMODE(mode):04o})")
-    problem = start_problem(path, _source(manifest, path)) or ""
+    # Started as `./x.sh` by a shell: a missing shebang is the shell's to fall back on (a file a
+    # container starts by its path is held to its shebang by docker_entrypoint).
+    problem = start_problem(path, _source(manifest, path), from_a_shell=True) or ""
     if problem:
         finding(problem)
 

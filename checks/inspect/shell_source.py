@@ -36,10 +36,16 @@ def crlf_line(text: str) -> int | None:
     return text.count("\n", 0, at) + 1 if at >= 0 else None
 
 
-def start_problem(path: str, text: str) -> str | None:
-    """Why `./script.sh` cannot start, or None: the kernel reads the shebang line, nothing else."""
+def start_problem(path: str, text: str, *, from_a_shell: bool = False) -> str | None:
+    """Why `./script.sh` cannot start, or None: the kernel reads the shebang line, nothing else.
+
+    `from_a_shell`: typed in a shell (a runbook's `./x.sh`), a file without a shebang still runs:
+    the kernel refuses it (ENOEXEC) and the shell runs it itself, as POSIX requires. Only a
+    program's exec (a container's CMD, subprocess) needs the line."""
     first = text.split("\n", 1)[0]
     if not first.startswith("#!"):
+        if from_a_shell:
+            return None
         return (
             f"{path}: no shebang line (e.g. #!/usr/bin/env bash): ./{os.path.basename(path)} runs in "
             "whatever shell calls it, and fails with 'Exec format error' when started by a program "
