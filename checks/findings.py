@@ -9,7 +9,21 @@ import pytest
 
 from readiness.unverified import CheckError
 
-__all__ = ["age_text", "finding", "unverified"]
+__all__ = ["Unverified", "age_text", "finding", "unverified"]
+
+
+# pytest.fail.Exception is pytest's public name for its failure type, which typing cannot see.
+class Unverified(CheckError, pytest.fail.Exception):  # type: ignore[misc,name-defined]
+    """Why a case could not be verified, reported as its message alone.
+
+    A CheckError like any other (the results plugin reads it as unverified, never a finding),
+    and to pytest a failure without traceback (`pytrace=False`): for any other exception pytest
+    formats the traceback, reading and parsing the module of every frame, only for the results
+    plugin to replace it by this one line.
+    """
+
+    def __init__(self, message: str) -> None:
+        pytest.fail.Exception.__init__(self, message, pytrace=False)
 
 
 def finding(message: str) -> NoReturn:
@@ -24,7 +38,7 @@ def finding(message: str) -> NoReturn:
 def unverified(message: str) -> NoReturn:
     """The check could not run (no access, tool missing): an error, never a pass."""
     __tracebackhide__ = True
-    raise CheckError(message) from None
+    raise Unverified(message) from None
 
 
 def age_text(age: dt.timedelta) -> str:

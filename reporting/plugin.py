@@ -95,10 +95,10 @@ def _message(call: pytest.CallInfo[None], report: pytest.TestReport) -> str:
     limit = _time_limit(exc)
     if limit:
         return f"unverified: check exceeded its {limit} s time limit"
-    if isinstance(exc, (pytest.fail.Exception, pytest.skip.Exception)):
-        text = str(exc.msg)
-    elif isinstance(exc, CheckError):
+    if isinstance(exc, CheckError):
         text = str(exc)
+    elif isinstance(exc, (pytest.fail.Exception, pytest.skip.Exception)):
+        text = str(exc.msg)
     elif isinstance(exc, AssertionError):
         text = str(exc).split("\n", 1)[0] or "assertion failed"
     else:
@@ -177,9 +177,11 @@ class ReadinessPlugin:
                 "case": case.reference(),
                 # Redacted and made visible here, once, before any output or xdist sees them.
                 "message": safe_text(message),
+                # CheckError first: the checks' unverified errors are pytest failures too.
                 "unverified": exc is not None
                 and (
                     timed_out
+                    or isinstance(exc, CheckError)
                     or not isinstance(exc, (pytest.fail.Exception, pytest.skip.Exception, AssertionError))
                 ),
                 "facts": safe_obj(_with_error_facts(item.stash.get(FACTS_KEY, {}), exc))

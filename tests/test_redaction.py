@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from conftest import TargetRepo, run_suite
-from readiness.textsafe import one_line, redact, safe_text, visible
+from readiness.textsafe import one_line, redact, safe_obj, safe_text, visible
 
 REQ_TOKEN = "ghp_ReqLineToken0123456789abcdefXYZ"
 BUILD_TOKEN = "ghs_CloudBuildToken0123456789abcd"
@@ -173,3 +173,35 @@ def test_control_characters_become_visible_escapes() -> None:
     assert visible("a\x1b[31mb\x00c\u202ed") == "a\\x1b[31mb\\x00c\\u202ed"
     assert visible("one\ntwo", newlines=False) == "one\\ntwo"
     assert one_line("y" * 5000, limit=100) == "y" * 99 + "…"
+
+
+def _names(count: int) -> list[list[object]]:
+    return [[f"cov_agg_eurusd_w{i}", "TABLE", "COV", True, i, 1024 * i] for i in range(count)]
+
+
+@pytest.mark.parametrize(
+    ("planted", "shown"),
+    [
+        (f"export {REQ_TOKEN}", "export <redacted>"),
+        ("https://user:pw@example.com/x", "https://<redacted>@example.com/x"),
+        ("API_TOKEN=abc123", "API_TOKEN=<redacted>"),
+        ("name\x1b[32m GO", "name\\x1b[32m GO"),
+        ("rtl\u202etxt", "rtl\\u202etxt"),
+    ],
+)
+def test_facts_with_thousands_of_names_keep_one_secret_out(planted: str, shown: str) -> None:
+    # Large facts are first judged whole; one bad string among thousands must still be caught.
+    rows = _names(5000)
+    rows[4321][0] = planted
+    safe = safe_obj({"inventory": {"rows": rows}})
+    assert safe["inventory"]["rows"][4321][0] == shown
+    assert safe["inventory"]["rows"][17][0] == "cov_agg_eurusd_w17"
+    assert planted not in str(safe) or planted == shown
+
+
+def test_facts_come_back_as_json_would_carry_them() -> None:
+    # Clean facts: a copy, tuples as lists, non-string keys kept, as the walk always gave.
+    facts = {"tables": ("a", "b"), "rows": _names(3), 3: "three", "nested": [{"k": 1.5}]}
+    safe = safe_obj(facts)
+    assert safe == {"tables": ["a", "b"], "rows": _names(3), 3: "three", "nested": [{"k": 1.5}]}
+    assert safe["rows"] is not facts["rows"]

@@ -63,14 +63,15 @@ def settle(fetch: Callable[[GoogleAccess], Any], google: GoogleAccess) -> Any:
     """The read's value, or how it ended (`Ended`); any other exception is a bug and escapes."""
     from checks.gcp.errors import ApiCallError
 
+    # Unverified errors first: they are pytest failures too (checks/findings.Unverified).
     try:
         return fetch(google)
-    except pytest.fail.Exception as exc:
-        return Ended(How.FINDING, str(exc.msg))
     except ApiCallError as exc:
         return Ended(How.API, str(exc))
     except CheckError as exc:
         return Ended(How.UNVERIFIED, str(exc))
+    except pytest.fail.Exception as exc:
+        return Ended(How.FINDING, str(exc.msg))
 
 
 def recall_answer(answer: Any) -> Any:

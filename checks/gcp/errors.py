@@ -13,7 +13,7 @@ import requests
 from google.api_core import exceptions as api_exceptions
 from google.protobuf import json_format
 
-from readiness.unverified import CheckError
+from checks.findings import Unverified
 
 __all__ = [
     "ApiCallError",
@@ -51,7 +51,7 @@ _ATTEMPTS: Final = "readiness_attempts"
 _DENIED: Final = re.compile(r"Permission '(?P<permission>[^']+)' denied")
 
 
-class ApiCallError(CheckError):
+class ApiCallError(Unverified):
     """An API call failed in a way that leaves the criterion unverified."""
 
 

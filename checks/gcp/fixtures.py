@@ -12,6 +12,7 @@ from typing import Final
 
 import pytest
 
+from checks.findings import Unverified
 from checks.gcp.access import GoogleAccess, endpoints_for
 from checks.gcp.bq_snapshot import bigquery_metadata, handed_over
 from checks.gcp.credentials import CredentialsError, resolve_identity
@@ -19,7 +20,6 @@ from checks.gcp.prefetch import Prefetch, start_prefetch
 from checks.gcp.scratch import ScratchNames
 from readiness.cases import Case
 from readiness.stash import loaded_manifest
-from readiness.unverified import CheckError
 
 __all__ = ["google", "scratch", "selected_cases"]
 
@@ -61,7 +61,7 @@ def google(request: pytest.FixtureRequest) -> GoogleAccess:
         endpoints = endpoints_for(gcp)
         identity = resolve_identity(gcp.impersonate, endpoints.iamcredentials, gcp.timeout_seconds)
     except CredentialsError as exc:
-        raise CheckError(str(exc)) from None
+        raise Unverified(str(exc)) from None
     access = GoogleAccess(gcp, identity, endpoints)
     handed = handed_over(config)
     if isinstance(handed, dict):
