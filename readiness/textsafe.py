@@ -11,7 +11,6 @@ again to every document it writes; the manifest's error line goes through `one_l
 
 from __future__ import annotations
 
-import json
 import re
 from typing import Any, Final
 
@@ -154,36 +153,11 @@ def one_line(text: str, limit: int = 1000) -> str:
 
 
 def safe_obj(value: Any) -> Any:
-    """`safe_text` over every string of a JSON-like value (keys included); containers come back
-    as new dicts and lists."""
-    if isinstance(value, (dict, list)):
-        copy = _plain_copy(value)
-        if copy is not None:
-            return copy
-    return _safe_walk(value)
-
-
-def _plain_copy(value: dict[Any, Any] | list[Any]) -> Any:
-    """A copy of `value` made through its JSON, when no string in it could need redacting or
-    escaping; else None. One pass in C instead of a call per string: a dataset's facts are
-    thousands of table names. Any doubt is None and the value is walked: what JSON cannot
-    encode, what it would change (tuples, non-string keys: the copy would not be equal), an
-    escape in the encoding (json writes control characters as \\uXXXX)."""
-    try:
-        encoded = json.dumps(value, ensure_ascii=False, check_circular=False)
-    except (TypeError, ValueError):
-        return None
-    if "\\" in encoded or _SUSPECT.search(encoded) or _INVISIBLE.search(encoded):
-        return None
-    copy = json.loads(encoded)
-    return copy if copy == value else None
-
-
-def _safe_walk(value: Any) -> Any:
+    """`safe_text` over every string of a JSON-like value (keys included)."""
     if isinstance(value, str):
         return safe_text(value)
     if isinstance(value, dict):
-        return {_safe_walk(k) if isinstance(k, str) else k: _safe_walk(v) for k, v in value.items()}
+        return {safe_obj(k) if isinstance(k, str) else k: safe_obj(v) for k, v in value.items()}
     if isinstance(value, (list, tuple)):
-        return [_safe_walk(v) for v in value]
+        return [safe_obj(v) for v in value]
     return value
