@@ -223,7 +223,7 @@ class HtmlColumns:
             report.title = standup.page_title(audit)
             self._finish_rows(report, audit)
         prefix.append(f"<style>{_asset('standup.css')}</style>")
-        prefix.append(standup.render_summary(audit, self.plugin.trend_png(), self._links(audit)))
+        prefix.append(standup.render_summary(audit, self.plugin.trend_svg(), self._links(audit)))
         postfix.append(_filters(audit))
 
     def _links(self, audit: Audit) -> list[tuple[str, str]]:
@@ -234,7 +234,7 @@ class HtmlColumns:
         )
         out = self.plugin.out_dir().absolute()
         names = file_names(audit)
-        if self.plugin.trend_png() is not None:
+        if self.plugin.trend_svg() is not None:
             names.append(trend.file_name(audit.run.date))
         return [(name, Path(os.path.relpath(out / name, page_dir)).as_posix()) for name in names]
 

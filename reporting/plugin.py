@@ -142,8 +142,8 @@ class ReadinessPlugin:
             started,
         )
         self.notified: notify.NotifyResult | None = None
-        self._png: bytes | None = None
-        self._png_done = False
+        self._trend: str | None = None
+        self._trend_done = False
 
     # -- worker side (and single-process runs) ---------------------------------------------
 
@@ -250,10 +250,6 @@ class ReadinessPlugin:
     def pytest_sessionstart(self, session: pytest.Session) -> None:
         if self.controller and session.config.pluginmanager.has_plugin("dsession"):
             session.config.pluginmanager.register(_ReportsFromWorkers(self), "readiness-from-workers")
-        if self.controller and self.history.location(loaded_manifest(self.config))[0]:
-            # The trend chart is drawn at the end; matplotlib's import and font cache take
-            # seconds, which overlap with the checks' waits on the APIs when done meanwhile.
-            trend.warm_up_in_background()
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -317,16 +313,16 @@ class ReadinessPlugin:
             )
         return self.audit
 
-    def trend_png(self) -> bytes | None:
-        """The trend chart (rendered once; None without history)."""
-        if not self._png_done:
-            self._png_done = True
+    def trend_svg(self) -> str | None:
+        """The trend chart (drawn once; None without history)."""
+        if not self._trend_done:
+            self._trend_done = True
             audit = self.build()
             if audit.ops.trend:
                 phase = audit.loaded.phase
                 title = f"{audit.loaded.manifest.project.name}, phase {phase.id}: {audit.scope.describe()}"
-                self._png = trend.render_png(audit.ops.trend, title)
-        return self._png
+                self._trend = safe_text(trend.render_svg(audit.ops.trend, title))
+        return self._trend
 
     def out_dir(self) -> Path:
         return self._out_dir
@@ -337,9 +333,9 @@ class ReadinessPlugin:
             name: safe_text(text) for name, text in render_all(audit).items()
         }
         documents[results_file_name(audit)] = _results_json(audit)
-        png = self.trend_png()
-        if png is not None:
-            documents[trend.file_name(audit.run.date)] = png
+        chart = self.trend_svg()
+        if chart is not None:
+            documents[trend.file_name(audit.run.date)] = chart
         try:
             # The whole set at once (writer.py): a reader never finds two runs' documents mixed.
             self.written = write_documents(self.out_dir(), documents)

@@ -174,13 +174,14 @@ def _changes(audit: Audit) -> str:
     return f"<h3>Since the last run</h3><div id='readiness-diff'><p>{head}</p><ul>{lines}</ul></div>"
 
 
-def _trend(png: bytes | None) -> str:
-    if png is None:
+def _trend(chart: str | None) -> str:
+    if chart is None:
         return "<p id='readiness-trend'>Trend: no history yet (record runs with --history).</p>"
-    data = base64.b64encode(png).decode("ascii")
+    # An image, not inline markup: the browser draws it and runs nothing it might contain.
+    data = base64.b64encode(chart.encode()).decode("ascii")
     return (
         "<div id='readiness-trend'><h3>Trend: open blockers and pass rate over the last runs</h3>"
-        f"<img alt='readiness trend' src='data:image/png;base64,{data}'/></div>"
+        f"<img alt='readiness trend' src='data:image/svg+xml;base64,{data}'/></div>"
     )
 
 
@@ -189,7 +190,7 @@ def _links(links: Sequence[tuple[str, str]]) -> str:
     return f"<h3>Documents written beside this page</h3><ul id='readiness-documents'>{items}</ul>"
 
 
-def render_summary(audit: Audit, png: bytes | None, links: Sequence[tuple[str, str]]) -> str:
+def render_summary(audit: Audit, chart: str | None, links: Sequence[tuple[str, str]]) -> str:
     """The page's summary, verdict first. `links`: (document name, relative href)."""
     verdict = audit.verdict
     colour = COLOURS[verdict.verdict]
@@ -210,7 +211,7 @@ def render_summary(audit: Audit, png: bytes | None, links: Sequence[tuple[str, s
         f"{_cadence(audit)}"
         f"{_activities(audit)}"
         f"{_changes(audit)}"
-        f"{_trend(png)}"
+        f"{_trend(chart)}"
         f"<h3>Scope</h3><p id='readiness-scope'>{escape(audit.scope.describe())}; run "
         f"{escape(audit.run.run_id)}, {_when(audit.run.started)}; history: "
         f"{escape(audit.ops.history_line())}</p>"

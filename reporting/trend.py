@@ -1,24 +1,39 @@
 """The trend chart: open blockers per priority and pass rate over the last N runs of a scope.
 
-Drawn by matplotlib with the Agg backend (no display on CI machines), saved as a PNG next to
-the Markdown documents and embedded (base64) in the HTML page (reporting.standup).
+An SVG written by hand: a few lines and labels need no plotting library (drawing them with one
+cost seconds of CPU on every audit that keeps history, the `-m p0` gate included). Written next
+to the Markdown documents and embedded in the HTML page (reporting.standup) as an image, where
+a browser shows it without running anything it contains.
 """
 
 from __future__ import annotations
 
-import atexit
 import datetime as dt
-import io
-import threading
+import math
 from dataclasses import dataclass
+from html import escape
+from typing import Final
 
 from readiness.priorities import Priority
 from readiness.records import Outcome
 from reporting.history.store import RunEntry
 
-__all__ = ["TrendPoint", "file_name", "point_from_entry", "render_png", "warm_up_in_background"]
+__all__ = ["TrendPoint", "file_name", "point_from_entry", "render_svg"]
 
-_COLOURS = {Priority.P0: "#cf222e", Priority.P1: "#bc4c00", Priority.P2: "#9a6700", Priority.P3: "#57606a"}
+_COLOURS: Final = {
+    Priority.P0: "#cf222e",
+    Priority.P1: "#bc4c00",
+    Priority.P2: "#9a6700",
+    Priority.P3: "#57606a",
+}
+_PASS_COLOUR: Final = "#1a7f37"
+_WIDTH: Final = 800
+_HEIGHT: Final = 360
+#: The plot area: room on the left for blocker counts, on the right for the pass rate, above for
+#: the title and legend, below for the runs' dates.
+_LEFT, _RIGHT, _TOP, _BOTTOM = 52, _WIDTH - 60, 62, _HEIGHT - 70
+#: At most this many date labels under the axis; between them, runs get a tick only.
+_MAX_LABELS: Final = 12
 
 
 @dataclass(frozen=True, slots=True)
@@ -52,73 +67,103 @@ def point_from_entry(run: RunEntry) -> TrendPoint:
 
 
 def file_name(date: dt.date) -> str:
-    return f"READINESS_TREND_{date:%Y%m%d}.png"
+    return f"READINESS_TREND_{date:%Y%m%d}.svg"
 
 
-#: The warm-up thread of this process, if one was started: render_png waits for it, so two
-#: charts are never drawn at once (matplotlib's font caches are not made for threads).
-_warming: list[threading.Thread] = []
-
-
-def warm_up_in_background() -> None:
-    """Draw a throw-away chart in a daemon thread while the checks run (render_png is then warm)."""
-    if not _warming:
-        thread = threading.Thread(target=_warm_up, name="readiness-trend-warm-up", daemon=True)
-        _warming.append(thread)
-        thread.start()
-        # Joined before the interpreter finalizes: a daemon thread still inside matplotlib's C++
-        # code then is unwound by pthread_exit through noexcept frames, and the process aborts
-        # ("terminate called without an active exception", exit -6) after writing everything.
-        # A run that draws no chart (history not written) exited that way in CI.
-        atexit.register(thread.join)
-
-
-def _warm_up() -> None:
-    # A whole throw-away chart: importing is not enough, the first draw loads fonts, builds the
-    # text layout caches and the Agg canvas (about 1 s cold, 0.3 s warm; bench/).
-    point = TrendPoint("warm-up", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dict.fromkeys(Priority, 0), 1.0)
-    render_png([point], "warm-up")
-
-
-def render_png(points: list[TrendPoint], title: str) -> bytes:
-    """The chart as PNG bytes; points oldest first."""
-    if _warming and _warming[0] is not threading.current_thread():
-        _warming[0].join()
-    import matplotlib
-
-    matplotlib.use("Agg")
-    from matplotlib.figure import Figure
-
-    # A Figure without pyplot: no global state, nothing left open between runs.
-    fig = Figure(figsize=(8, 3.6), dpi=100)
-    ax = fig.add_subplot()
-    xs = list(range(len(points)))
-    for priority in Priority:
-        ax.plot(
-            xs,
-            [p.open_by_priority[priority] for p in points],
-            marker="o",
-            color=_COLOURS[priority],
-            label=f"open {priority.value}",
-        )
-    ax.set_ylabel("open blockers")
-    # Blocker counts are whole numbers; leave headroom above the highest line for the legend.
-    from matplotlib.ticker import MaxNLocator
-
-    ax.yaxis.set_major_locator(MaxNLocator(integer=True))
+def render_svg(points: list[TrendPoint], title: str) -> str:
+    """The chart as an SVG document; points oldest first."""
     highest = max((max(p.open_by_priority.values()) for p in points), default=0)
-    ax.set_ylim(0, max(1, highest) * 1.35)
-    ax.set_xticks(xs, [f"{p.started:%m-%d %H:%M}" for p in points], rotation=30, ha="right", fontsize=7)
-    rate = ax.twinx()
-    rate.plot(xs, [100 * p.pass_rate for p in points], linestyle="--", color="#1a7f37", label="pass rate %")
-    rate.set_ylim(0, 135)
-    rate.set_yticks([0, 25, 50, 75, 100])
-    rate.set_ylabel("pass rate (%)")
-    handles, labels = ax.get_legend_handles_labels()
-    handles2, labels2 = rate.get_legend_handles_labels()
-    ax.legend(handles + handles2, labels + labels2, loc="upper left", fontsize=7, ncols=5)
-    ax.set_title(title, fontsize=9)
-    fig.tight_layout()
-    buffer = io.BytesIO()
-    fig.savefig(buffer, format="png", metadata={"Software": None})
-    return buffer.getvalue()
+    step = _step(highest)
+    top = max(step, math.ceil(highest / step) * step)
+    xs = _xs(len(points))
+
+    def y_open(count: int) -> float:
+        return _BOTTOM - (_BOTTOM - _TOP) * count / top
+
+    def y_rate(rate: float) -> float:
+        return _BOTTOM - (_BOTTOM - _TOP) * rate
+
+    parts = [
+        f"<svg xmlns='http://www.w3.org/2000/svg' width='{_WIDTH}' height='{_HEIGHT}' "
+        f"viewBox='0 0 {_WIDTH} {_HEIGHT}' font-family='system-ui, sans-serif' font-size='11'>",
+        f"<rect width='{_WIDTH}' height='{_HEIGHT}' fill='#ffffff'/>",
+        f"<text x='{_WIDTH / 2:g}' y='18' text-anchor='middle' font-size='13'>{escape(title)}</text>",
+        *_legend(),
+    ]
+    for count in range(0, top + 1, step):
+        y = y_open(count)
+        parts.append(f"<line x1='{_LEFT}' x2='{_RIGHT}' y1='{y:.1f}' y2='{y:.1f}' stroke='#d0d7de'/>")
+        parts.append(f"<text x='{_LEFT - 6}' y='{y + 4:.1f}' text-anchor='end'>{count}</text>")
+    for percent in (0, 25, 50, 75, 100):
+        y = y_rate(percent / 100)
+        parts.append(f"<text x='{_RIGHT + 6}' y='{y + 4:.1f}' fill='{_PASS_COLOUR}'>{percent}%</text>")
+    parts.append(_axis_title("open blockers", 14, rotate=-90))
+    parts.append(_axis_title("pass rate (%)", _WIDTH - 10, rotate=90))
+    every = math.ceil(len(points) / _MAX_LABELS) if points else 1
+    for index, (x, point) in enumerate(zip(xs, points, strict=True)):
+        parts.append(f"<line x1='{x:.1f}' x2='{x:.1f}' y1='{_BOTTOM}' y2='{_BOTTOM + 4}' stroke='#57606a'/>")
+        if index % every == 0 or index == len(points) - 1:
+            parts.append(
+                f"<text x='{x:.1f}' y='{_BOTTOM + 14}' text-anchor='end' font-size='10' "
+                f"transform='rotate(-30 {x:.1f} {_BOTTOM + 14})'>{point.started:%m-%d %H:%M}</text>"
+            )
+    parts.append(
+        _series(
+            [(x, y_rate(p.pass_rate)) for x, p in zip(xs, points, strict=True)], _PASS_COLOUR, dashed=True
+        )
+    )
+    for priority in reversed(Priority):  # P0 drawn last, on top
+        coords = [(x, y_open(p.open_by_priority[priority])) for x, p in zip(xs, points, strict=True)]
+        parts.append(_series(coords, _COLOURS[priority]))
+        for (x, y), point in zip(coords, points, strict=True):
+            tip = f"{priority.value}: {point.open_by_priority[priority]} open, {point.started:%Y-%m-%d %H:%M}"
+            parts.append(
+                f"<circle cx='{x:.1f}' cy='{y:.1f}' r='3' fill='{_COLOURS[priority]}'><title>{tip}</title></circle>"
+            )
+    parts.append(f"<line x1='{_LEFT}' x2='{_RIGHT}' y1='{_BOTTOM}' y2='{_BOTTOM}' stroke='#57606a'/>")
+    parts.append("</svg>")
+    return "\n".join(parts) + "\n"
+
+
+def _step(highest: int) -> int:
+    """Whole-number gridline spacing giving at most six lines above zero."""
+    for step in (1, 2, 5, 10, 20, 25, 50, 100, 200, 250, 500, 1000):
+        if highest <= 6 * step:
+            return step
+    return int(10 ** math.ceil(math.log10(highest / 6)))
+
+
+def _xs(count: int) -> list[float]:
+    if count == 1:
+        return [(_LEFT + _RIGHT) / 2]
+    inner_left, inner_right = _LEFT + 16, _RIGHT - 16
+    return [inner_left + (inner_right - inner_left) * i / (count - 1) for i in range(count)]
+
+
+def _series(coords: list[tuple[float, float]], colour: str, dashed: bool = False) -> str:
+    dash = " stroke-dasharray='6 4'" if dashed else ""
+    points = " ".join(f"{x:.1f},{y:.1f}" for x, y in coords)
+    return f"<polyline points='{points}' fill='none' stroke='{colour}' stroke-width='2'{dash}/>"
+
+
+def _legend() -> list[str]:
+    entries = [(f"open {p.value}", _COLOURS[p], False) for p in Priority] + [
+        ("pass rate %", _PASS_COLOUR, True)
+    ]
+    parts = []
+    x = float(_LEFT)
+    for label, colour, dashed in entries:
+        dash = " stroke-dasharray='6 4'" if dashed else ""
+        parts.append(
+            f"<line x1='{x:.0f}' x2='{x + 22:.0f}' y1='38' y2='38' stroke='{colour}' stroke-width='2'{dash}/>"
+        )
+        parts.append(f"<text x='{x + 27:.0f}' y='42'>{label}</text>")
+        x += 27 + 7 * len(label) + 18
+    return parts
+
+
+def _axis_title(text: str, x: float, rotate: int) -> str:
+    y = (_TOP + _BOTTOM) / 2
+    return (
+        f"<text x='{x}' y='{y:g}' text-anchor='middle' transform='rotate({rotate} {x} {y:g})'>{text}</text>"
+    )

@@ -11,6 +11,7 @@ import sys
 import textwrap
 import time
 from pathlib import Path
+from xml.etree import ElementTree
 
 import pytest
 from ops_support import OpsTarget, run_at, stored_runs
@@ -67,13 +68,16 @@ def test_trend_chart_is_written_beside_the_documents_and_embedded_in_html(
     run_at(pytester, ops, "2026-11-22T06:00:00")
     html = pytester.path / "report.html"
     run = run_at(pytester, ops, "2026-11-23T06:00:00", "--html", str(html), "--self-contained-html")
-    png = run.out_dir / "READINESS_TREND_20261123.png"
-    assert png.read_bytes().startswith(b"\x89PNG\r\n\x1a\n")
-    assert "![Open blockers and pass rate over the last runs](READINESS_TREND_20261123.png)" in run.doc(
+    chart = ElementTree.parse(run.out_dir / "READINESS_TREND_20261123.svg").getroot()
+    assert chart.tag == "{http://www.w3.org/2000/svg}svg"
+    assert "![Open blockers and pass rate over the last runs](READINESS_TREND_20261123.svg)" in run.doc(
         "AUDIT_SUMMARY"
     )
     assert [p["open"]["P1"] for p in run.json()["trend"]] == [1, 1]
-    assert "data:image/png;base64,iVBORw0KGgo" in html.read_text()
+    # One dot per run and priority, each saying its count: P1 had one open blocker in both runs.
+    tips = [t.text for t in chart.iter("{http://www.w3.org/2000/svg}title")]
+    assert sum(1 for t in tips if t and t.startswith("P1: 1 open")) == 2, tips
+    assert "data:image/svg+xml;base64," in html.read_text()
 
 
 def test_without_a_store_ages_are_unknown_and_nothing_is_recorded(
