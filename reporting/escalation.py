@@ -7,10 +7,9 @@ waiver covers) is posted at once: one message per run naming the case, the root 
 far (reporting.root_causes), its owner, and that the audit continues. The final message
 (reporting.notify) follows at the end as before, once this one has been answered.
 
-Only the controller posts. Under xdist the workers' reports reach it in pytest_runtest_logreport,
-after the results plugin has aggregated them into records (its hook there is tryfirst); in one
-process the record is made in pytest_runtest_makereport, before that same hook. So one hook reads
-one record in both cases, and the case's data travels on the report as for every other output.
+Only the controller posts. Every report reaches it in pytest_runtest_logreport (made there or
+replayed from a worker by xdist), after the results plugin has aggregated it into its record
+(its hook there is tryfirst): one hook reads one record, serial or `-n`.
 
 The post runs in a daemon thread bounded like the final one (reporting.notify.TIMEOUT): a slow
 webhook never holds the checks, and a failed post is one line, never a change of verdict or

@@ -187,12 +187,7 @@ class ReadinessPlugin:
                 else {},
                 "script": item.stash.get(SCRIPT_FACTS_KEY, None) if when == "call" else None,
             }
-            if self.controller:
-                # One process (no xdist): the report is aggregated where it is made, sparing a
-                # second hook call per report (three per case: bench/plugin_overhead.py).
-                self.aggregate(report, data)
-            else:
-                report.readiness = data  # type: ignore[attr-defined]
+            report.readiness = data  # type: ignore[attr-defined]
             if timed_out:
                 report.longrepr = data["message"]
             elif isinstance(exc, CheckError):
@@ -201,6 +196,18 @@ class ReadinessPlugin:
         return report
 
     # -- controller side ---------------------------------------------------------------------
+
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Every report reaches the controller here, made in this process or replayed from a
+        worker by xdist: the one place results are aggregated, serial or `-n`.
+
+        tryfirst: pytest-html draws the row (HtmlColumns) from the record made here."""
+        if not self.controller:
+            return
+        data: dict[str, Any] | None = getattr(report, "readiness", None)
+        if data is not None:
+            self.aggregate(report, data)
 
     def aggregate(self, report: pytest.TestReport, data: dict[str, Any]) -> None:
         """One report of a case (its `data` from pytest_runtest_makereport) into its record."""
@@ -246,8 +253,6 @@ class ReadinessPlugin:
         return dumped
 
     def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if self.controller and session.config.pluginmanager.has_plugin("dsession"):
-            session.config.pluginmanager.register(_ReportsFromWorkers(self), "readiness-from-workers")
         if self.controller and self.history.location(loaded_manifest(self.config))[0]:
             # The trend chart is drawn at the end; matplotlib's import and font cache take
             # seconds, which overlap with the checks' waits on the APIs when done meanwhile.
@@ -363,21 +368,6 @@ class ReadinessPlugin:
         terminal.operations(tr, audit, self.history.seconds, self.history.skipped())
         if self.notified is not None:
             tr.write_line(f"  notification: {self.notified.line()}", red=not self.notified.ok)
-
-
-class _ReportsFromWorkers:
-    """On the xdist controller: the workers' reports carry their case's data (registered only
-    there: a one-process run aggregates in pytest_runtest_makereport)."""
-
-    def __init__(self, plugin: ReadinessPlugin) -> None:
-        self.plugin = plugin
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # tryfirst: pytest-html draws the row (HtmlColumns) from the record made here.
-        data: dict[str, Any] | None = getattr(report, "readiness", None)
-        if data is not None:
-            self.plugin.aggregate(report, data)
 
 
 def _clean_report(report: pytest.TestReport) -> None:
