@@ -75,7 +75,7 @@ def warm_up_in_background() -> None:
 
 def _warm_up() -> None:
     # A whole throw-away chart: importing is not enough, the first draw loads fonts, builds the
-    # text layout caches and the Agg canvas (about 1 s cold, 0.3 s warm; bench/).
+    # text layout caches and the Agg canvas, most of the chart's cost.
     point = TrendPoint("warm-up", dt.datetime(2026, 1, 1, tzinfo=dt.UTC), dict.fromkeys(Priority, 0), 1.0)
     render_png([point], "warm-up")
 
