@@ -11,16 +11,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
 from readiness.cases import Case, case_at
-from readiness.clock import default_out_dir, parse_now
 from readiness.records import CaseRecord, Outcome
-from readiness.stash import FACTS_KEY, SCRIPT_FACTS_KEY, SWEEP_KEY, loaded_manifest
+from readiness.stash import (
+    FACTS_KEY,
+    SCRIPT_FACTS_KEY,
+    SWEEP_KEY,
+    RunStart,
+    loaded_manifest,
+    out_dir,
+    run_memo,
+    run_start,
+)
 from readiness.textsafe import safe_obj, safe_text
 from readiness.unverified import CheckError, error_facts
 from reporting import terminal, trend
@@ -41,27 +48,8 @@ _MAX_MESSAGE: Final = 600
 _TIMED_OUT: Final = re.compile(r"^Timeout \(>(?P<limit>[0-9.]+)s\) from pytest-timeout")
 
 
-def _given_now(config: pytest.Config) -> dt.datetime | None:
-    """`--readiness-now`, parsed once for the run; None when not given."""
-    given = config.getoption("readiness_now")
-    if not given:
-        return None
-    try:
-        return parse_now(str(given))
-    except ValueError as exc:
-        raise pytest.UsageError(f"--readiness-now: {exc}") from None
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
-    given_now = _given_now(config)
-    if workerinput is not None:
-        run_id = str(workerinput["readiness_run_id"])
-        started = dt.datetime.fromisoformat(str(workerinput["readiness_started"]))
-    else:
-        started = given_now or dt.datetime.now(dt.UTC)
-        run_id = f"{started:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    plugin = ReadinessPlugin(config, run_id, started, controller=workerinput is None, given_now=given_now)
+    plugin = ReadinessPlugin(config, run_start(config), controller=not hasattr(config, "workerinput"))
     config.stash[PLUGIN_KEY] = plugin
     config.pluginmanager.register(plugin, "readiness-results")
     if config.pluginmanager.hasplugin("html"):
@@ -108,25 +96,11 @@ def _message(call: pytest.CallInfo[None], report: pytest.TestReport) -> str:
 
 
 class ReadinessPlugin:
-    def __init__(
-        self,
-        config: pytest.Config,
-        run_id: str,
-        started: dt.datetime,
-        controller: bool,
-        given_now: dt.datetime | None = None,
-    ) -> None:
+    def __init__(self, config: pytest.Config, start: RunStart, controller: bool) -> None:
         self.config = config
-        #: Identifies this run in scratch-object names and history; the same on every worker.
-        self.run_id = run_id
-        self.started = started
+        self.start = start
         self.controller = controller
-        #: `--readiness-now`: the run starts and finishes then (reproducible documents).
-        self.given_now = given_now
-        given_out = config.getoption("readiness_out")
-        self._out_dir = (
-            Path(given_out) if given_out else default_out_dir(config.invocation_params.dir, started)
-        )
+        self._out_dir = out_dir(config)
         self.records: dict[str, CaseRecord] = {}
         #: Node ids whose reports named a case this run's manifest does not have.
         self.unknown_cases: set[str] = set()
@@ -139,7 +113,7 @@ class ReadinessPlugin:
         self.history = HistorySession(
             str(config.getoption("history") or ""),
             config.invocation_params.dir,
-            started,
+            start.started,
         )
         self.notified: notify.NotifyResult | None = None
         self._png: bytes | None = None
@@ -149,16 +123,15 @@ class ReadinessPlugin:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput["readiness_run_id"] = self.run_id
-        node.workerinput["readiness_started"] = self.started.isoformat()
+        node.workerinput.update(self.start.to_workerinput())
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report: pytest.TestReport = yield
         _clean_report(report)
         # The controller needs the call's report, and setup's or teardown's only when they did
-        # not pass; every report carried under xdist costs a serialisation (bench/: the plugin
-        # cost 36% on 5,000 trivial cases when all three carried the case and its facts).
+        # not pass: every report that carries data costs a serialisation under xdist, and three
+        # per case made the plugin's largest cost on a large manifest.
         when = report.when
         if when != "call" and report.passed:
             return report
@@ -214,7 +187,7 @@ class ReadinessPlugin:
         nodeid = report.nodeid
         record = self.records.get(nodeid)
         if record is None:
-            case = case_at(loaded_manifest(self.config), data["case"])
+            case = case_at(loaded_manifest(self.config), data["case"], run_memo(self.config))
             if case is None:
                 self.records[nodeid] = CaseRecord.unknown_case(nodeid, data["case"])
                 self.unknown_cases.add(nodeid)
@@ -302,14 +275,16 @@ class ReadinessPlugin:
 
     def build(self) -> Audit:
         if self.audit is None:
-            finished = self.given_now or dt.datetime.now(dt.UTC)
-            run = RunInfo(self.run_id, self.started, max(finished, self.started), self.started.date())
+            start = self.start
+            finished = start.given_now or dt.datetime.now(dt.UTC)
+            run = RunInfo(start.run_id, start.started, max(finished, start.started), start.started.date())
             loaded = loaded_manifest(self.config)
             markexpr = str(self.config.getoption("markexpr") or "")
             keyword = str(self.config.getoption("keyword") or "")
             location, past, problem = self.history.read(loaded, markexpr, keyword)
             self.audit = build_audit(
                 loaded,
+                run_memo(self.config),
                 list(self.records.values()),
                 run,
                 markexpr=markexpr,
@@ -383,11 +358,11 @@ def _clean_report(report: pytest.TestReport) -> None:
 
 
 def _results_json(audit: Audit) -> str:
-    # No indent: it forces json's pure-Python encoder, seconds on a 6,000-table audit.
+    # No indent: it forces json's pure-Python encoder, slow on a large audit.
     # Keys in the order the code builds them (the same every run, serial or -n: see
-    # tests/test_xdist_identity.py), not sorted: sorting every case's keys was a fifth of
-    # the encoding (bench/plugin_overhead.py --instructions). No circularity check: what
-    # to_json builds has no cycles (facts travel through xdist, which has none either).
+    # tests/test_xdist_identity.py), not sorted: sorting every case's keys is a large share of
+    # the encoding. No circularity check: what to_json builds has no cycles (facts travel
+    # through xdist, which has none either).
     return json.dumps(safe_obj(audit.to_json()), default=str, check_circular=False) + "\n"
 
 
