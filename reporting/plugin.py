@@ -1,9 +1,10 @@
 """The results plugin: each case's outcome travels on its report; the controller aggregates once,
 decides the verdict and writes the audit's documents.
 
-Under pytest-xdist the workers run the checks and attach a JSON-able `readiness` dict to every
-report (`pytest_runtest_makereport`); the controller sees those reports in
-`pytest_runtest_logreport` and is the only process that aggregates or writes.
+Whichever process runs a check attaches a JSON-able `readiness` dict to its report
+(`pytest_runtest_makereport`); the controller, the only process of a serial run, aggregates
+every report in `pytest_runtest_logreport` (xdist replays the workers' reports into it) and is
+the only process that aggregates or writes: one path, serial or `-n`.
 """
 
 from __future__ import annotations
