@@ -29,6 +29,7 @@ from checks.inspect.dockerignore import load_dockerignore
 from checks.inspect.files import RepoFileError, read_text, resolve_inside
 from readiness.cases import Case
 from readiness.manifest import LoadedManifest, Script, ScriptKind
+from readiness.memo import RunMemo
 from readiness.undeclared import undeclared_scripts
 
 
@@ -102,11 +103,11 @@ def _sources(
 
 
 @pytest.mark.criterion("docker_sources")
-def check_docker_sources(case: Case, manifest: LoadedManifest, facts: dict[str, Any]) -> None:
+def check_docker_sources(case: Case, manifest: LoadedManifest, facts: dict[str, Any], memo: RunMemo) -> None:
     script = _script(case)
     # Built by a declared Cloud Build config, the build says what the context holds: its
     # context, the files its earlier steps fetch, its --build-arg values.
-    view = _declared_build(manifest, script.path)
+    view = _declared_build(manifest, script.path, memo)
     if view is None:
         context = _context(script)
         found = _sources(manifest, script.path, context)
@@ -261,7 +262,9 @@ def check_cloudbuild_parses(case: Case, manifest: LoadedManifest) -> None:
 
 
 @pytest.mark.criterion("cloudbuild_dockerfile")
-def check_cloudbuild_dockerfile(case: Case, manifest: LoadedManifest, facts: dict[str, Any]) -> None:
+def check_cloudbuild_dockerfile(
+    case: Case, manifest: LoadedManifest, facts: dict[str, Any], memo: RunMemo
+) -> None:
     script = _script(case)
     try:
         config = load_cloudbuild(_text(manifest, script.path))
@@ -283,7 +286,7 @@ def check_cloudbuild_dockerfile(case: Case, manifest: LoadedManifest, facts: dic
         if not (manifest.root / view.dockerfile).is_file():
             missing.append(f"steps[{view.step}]: {view.dockerfile}")
             continue
-        if view.dockerfile in declared and _declared_build(manifest, view.dockerfile) == view:
+        if view.dockerfile in declared and _declared_build(manifest, view.dockerfile, memo) == view:
             continue  # the Dockerfile's own case (docker_sources) checks its sources in this build
         found = _sources(manifest, view.dockerfile, view.context, view.present, view.build_args)
         unknown = [f"steps[{view.step}]: {view.dockerfile}: {m}" for m in found.missing + found.missing_arg]
@@ -332,11 +335,11 @@ def _build_views(manifest: LoadedManifest, script: Script, config: dict[str, Any
     ]
 
 
-def _declared_build(manifest: LoadedManifest, dockerfile: str) -> _BuildView | None:
+def _declared_build(manifest: LoadedManifest, dockerfile: str, memo: RunMemo) -> _BuildView | None:
     """The first build of `dockerfile` in the declared Cloud Build configs, else in the configs
     the repository has that the manifest does not name (dataflow-solution-guides: a build that
     fetches the model from Cloud Storage before `docker build` is how the image is made)."""
-    for other in (*manifest.manifest.scripts, *undeclared_scripts(manifest)):
+    for other in (*manifest.manifest.scripts, *undeclared_scripts(manifest, memo)):
         if other.script_kind != ScriptKind.CLOUDBUILD:
             continue
         try:

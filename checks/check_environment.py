@@ -17,6 +17,7 @@ from checks.run_env import requirement_files_of, run_env
 from readiness.cases import Case
 from readiness.manifest import LoadedManifest, Package, ScriptKind, Tool, environment_of
 from readiness.manifest.env import DEFAULT_ENVIRONMENT
+from readiness.memo import RunMemo
 
 
 def _package(case: Case) -> Package:
@@ -25,20 +26,22 @@ def _package(case: Case) -> Package:
 
 
 @pytest.mark.criterion("package_installed")
-def check_package_installed(case: Case, manifest: LoadedManifest, facts: dict[str, Any]) -> None:
+def check_package_installed(
+    case: Case, manifest: LoadedManifest, facts: dict[str, Any], memo: RunMemo
+) -> None:
     package = _package(case)
     names = tuple(sorted(p.name for p in manifest.manifest.packages))
     problems: list[str] = []
     unknown: list[str] = []
     installed: dict[str, str | None] = {}
     for env_name in package_environments(manifest, package.name):
-        env = run_env(manifest, env_name)
+        env = memo.once(run_env, manifest, env_name)
         where = f"in the run environment {env.name!r}" + (f" ({env.python})" if env.python else "")
         if env.problem:
             unknown.append(f"{where}: {env.problem}")
             continue
         try:
-            _, versions = probe(env.python, (), names)
+            _, versions = memo.once(probe, env.python, (), names)
         except InterpreterError as exc:
             unknown.append(f"{where}: {exc}")
             continue
@@ -82,13 +85,13 @@ def _listed(manifest: LoadedManifest, env_name: str) -> set[str]:
 
 
 @pytest.mark.criterion("package_pinned")
-def check_package_pinned(case: Case, manifest: LoadedManifest, facts: dict[str, Any]) -> None:
+def check_package_pinned(case: Case, manifest: LoadedManifest, facts: dict[str, Any], memo: RunMemo) -> None:
     package = _package(case)
     project = manifest.manifest.project
     files = requirement_files(manifest.root, project.requirements)
     if not files:
         finding(f"{package.name}: no requirements files declared (project.requirements)")
-    found = read_requirements(manifest.root, files, python_version_of(project.python))
+    found = read_requirements(manifest.root, files, memo.once(python_version_of, project.python))
     name = canonicalize_name(package.name)
     pin = found.pins.get(name)
     if found.problems:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import functools
 import stat
 import sys
 from pathlib import Path
@@ -23,6 +22,7 @@ from checks.inspect.python_flags import BEAM_STANDARD_OPTIONS, option_strings_in
 from checks.inspect.python_source import (
     ImportNeed,
     PythonSource,
+    installed_projects,
     is_local_import,
     local_module_file,
     local_roots,
@@ -33,6 +33,7 @@ from checks.inspect.shell_source import bash_syntax_error, crlf_line, handles_fl
 from checks.run_env import compiler_of, python_path_of, run_env
 from readiness.cases import Case
 from readiness.manifest import LoadedManifest, Script, ScriptKind, environment_of
+from readiness.memo import RunMemo
 from readiness.undeclared import undeclared_scripts
 
 
@@ -62,17 +63,17 @@ def check_script_exists(case: Case, manifest: LoadedManifest) -> None:
 
 
 @pytest.mark.criterion("python_parses")
-def check_python_parses(case: Case, manifest: LoadedManifest, facts: dict[str, Any]) -> None:
+def check_python_parses(case: Case, manifest: LoadedManifest, facts: dict[str, Any], memo: RunMemo) -> None:
     script = _script(case)
     text = _source(manifest, script.path)
     env_name = environment_of(manifest.manifest, script)
-    python, version = compiler_of(manifest, env_name)
+    python, version = memo.once(compiler_of, manifest, env_name)
     facts["environment"] = env_name
     if python:
         # The pipeline's own interpreter judges the syntax (a `match` on 3.8 fails, PEP 695 on
         # 3.13 passes); compile() also refuses what the parser accepts (`return` at top level).
         try:
-            errors = compile_sources(python, _sources_of(manifest, env_name))
+            errors = memo.once(compile_sources, python, memo.once(_sources_of, manifest, env_name))
         except InterpreterError as exc:
             unverified(f"{script.path}: not compiled in environment {env_name!r}: {exc}")
         facts["interpreter"] = python
@@ -106,7 +107,6 @@ def _compile_here(text: str, path: str, version: str | None) -> tuple[int | None
     return None
 
 
-@functools.cache
 def _sources_of(manifest: LoadedManifest, env_name: str) -> tuple[tuple[str, str], ...]:
     """Every readable Python script of one environment: compiled in one subprocess."""
     found: list[tuple[str, str]] = []
@@ -131,7 +131,7 @@ def _syntax_error(text: str, path: str) -> str:
     return ""
 
 
-def _parsed(manifest: LoadedManifest, script: Script) -> PythonSource:
+def _parsed(manifest: LoadedManifest, script: Script, memo: RunMemo) -> PythonSource:
     """The parsed script; a script that does not parse leaves the criterion unverified."""
     __tracebackhide__ = True
     path = script.path
@@ -139,11 +139,12 @@ def _parsed(manifest: LoadedManifest, script: Script) -> PythonSource:
     error = _syntax_error(text, path)
     if error:
         env_name = environment_of(manifest.manifest, script)
-        python, version = compiler_of(manifest, env_name)
+        python, version = memo.once(compiler_of, manifest, env_name)
         ours = f"{sys.version_info[0]}.{sys.version_info[1]}"
         if python and version and version != ours:
             try:
-                fine = compile_sources(python, _sources_of(manifest, env_name)).get(path, "") is None
+                sources = memo.once(_sources_of, manifest, env_name)
+                fine = memo.once(compile_sources, python, sources).get(path, "") is None
             except InterpreterError:
                 fine = False
             if fine:  # newer syntax than the suite's own Python reads (PEP 695 on 3.13)
@@ -193,32 +194,32 @@ def check_shell_executable(case: Case, manifest: LoadedManifest) -> None:
 
 
 @pytest.mark.criterion("imports_resolve")
-def check_imports_resolve(case: Case, manifest: LoadedManifest, facts: dict[str, Any]) -> None:
+def check_imports_resolve(case: Case, manifest: LoadedManifest, facts: dict[str, Any], memo: RunMemo) -> None:
     script = _script(case)
     path = script.path
-    source = _parsed(manifest, script)
+    source = _parsed(manifest, script, memo)
     env_name = environment_of(manifest.manifest, script)
-    env = run_env(manifest, env_name)
-    needed = _needed_imports(source, manifest, path, env.python_path)
+    env = memo.once(run_env, manifest, env_name)
+    needed = _needed_imports(source, manifest, path, env.python_path, memo)
     facts["imports"] = list(dict.fromkeys(n.module for n in needed if not _stdlib(n)))
     facts["environment"] = env.name
     facts["interpreter"] = env.python
     if env.problem:
         unverified(f"{path}: imports not verified in the run environment {env.name!r}: {env.problem}")
     # Ask about every script's imports at once: the probe is a subprocess, and one per script
-    # was 14 of them for 145 scripts (bench/); the answer is cached for the whole process.
-    everything = _imports_of_env(manifest, env_name)
+    # would start one per script; the answer is kept for the run.
+    everything = memo.once(_imports_of_env, manifest, env_name, memo)
     pairs = tuple(sorted({(n.module, n.name) for n in needed}))
     asked = everything if set(pairs) <= set(everything) else pairs
     try:
-        found = probe_imports(env.python, asked)
+        found = memo.once(probe_imports, env.python, asked)
     except InterpreterError as exc:
         unverified(f"{path}: imports not verified in the run environment {env.name!r}: {exc}")
     # Shown as distributions (google-cloud-bigquery), as the environment's metadata says.
     third_party = tuple(
         sorted({f"{m}.{n}" if n else m for m, n in asked if m.split(".")[0] not in sys.stdlib_module_names})
     )
-    providers = import_distributions(env.python, third_party)
+    providers = memo.once(import_distributions, env.python, third_party)
     facts["distributions"] = sorted(
         {d for n in needed if not _stdlib(n) for d in providers.get(n.dotted, [])}
     )
@@ -236,22 +237,22 @@ def _stdlib(need: ImportNeed) -> bool:
 
 
 def _needed_imports(
-    source: PythonSource, manifest: LoadedManifest, path: str, python_path: tuple[str, ...]
+    source: PythonSource, manifest: LoadedManifest, path: str, python_path: tuple[str, ...], memo: RunMemo
 ) -> list[ImportNeed]:
     """The script's imports that must come from the environment: not the repository's own.
 
     Standard-library imports are asked too: the pipeline's Python may be another version
     (tomllib on 3.8, distutils on 3.12).
     """
-    roots = local_roots(manifest.root, path, python_path, source.path_additions)
+    projects = memo.once(installed_projects, manifest.root)
+    roots = local_roots(manifest.root, path, python_path, source.path_additions, projects)
     return [n for n in source.needs if not is_local_import(n, roots)]
 
 
-@functools.cache
-def _imports_of_env(manifest: LoadedManifest, env_name: str) -> tuple[tuple[str, str], ...]:
+def _imports_of_env(manifest: LoadedManifest, env_name: str, memo: RunMemo) -> tuple[tuple[str, str], ...]:
     pairs: set[tuple[str, str]] = set()
-    env = run_env(manifest, env_name)
-    for script in (*manifest.manifest.scripts, *undeclared_scripts(manifest)):
+    env = memo.once(run_env, manifest, env_name)
+    for script in (*manifest.manifest.scripts, *undeclared_scripts(manifest, memo)):
         if (
             script.script_kind is not ScriptKind.PYTHON
             or environment_of(manifest.manifest, script) != env_name
@@ -262,20 +263,20 @@ def _imports_of_env(manifest: LoadedManifest, env_name: str) -> tuple[tuple[str,
         except (RepoFileError, SyntaxError):
             continue  # its own imports_resolve case reports it
         pairs.update(
-            (n.module, n.name) for n in _needed_imports(source, manifest, script.path, env.python_path)
+            (n.module, n.name) for n in _needed_imports(source, manifest, script.path, env.python_path, memo)
         )
     return tuple(sorted(pairs))
 
 
 @pytest.mark.criterion("cli_flags")
-def check_cli_flags(case: Case, manifest: LoadedManifest, facts: dict[str, Any]) -> None:
+def check_cli_flags(case: Case, manifest: LoadedManifest, facts: dict[str, Any], memo: RunMemo) -> None:
     script = _script(case)
     text = _source(manifest, script.path)
     if script.path.endswith(".sh") or script.script_kind.value == "shell":
         missing = [f for f in script.flags if not handles_flag(text, f)]
     else:
-        source = _parsed(manifest, script)
-        flags = _defined_flags(manifest, script, source)
+        source = _parsed(manifest, script, memo)
+        flags = _defined_flags(manifest, script, source, memo)
         facts["flags"] = sorted(f for f in flags if f not in BEAM_STANDARD_OPTIONS and f != "**")
         if source.flag_facts.uses_beam_options:
             facts["beam_standard_options"] = True
@@ -288,12 +289,11 @@ def check_cli_flags(case: Case, manifest: LoadedManifest, facts: dict[str, Any])
         finding(f"{script.path}: does not define {', '.join(missing)}")
 
 
-@functools.cache
-def _beam_options(manifest: LoadedManifest, env_name: str) -> frozenset[str]:
+def _beam_options(manifest: LoadedManifest, env_name: str, memo: RunMemo) -> frozenset[str]:
     """The options the environment's own apache_beam defines (a newer Beam adds some); empty
     when it cannot be read, leaving the built-in list."""
-    env = run_env(manifest, env_name)
-    folder = package_folder(env.python, "apache_beam") if env.python else None
+    env = memo.once(run_env, manifest, env_name)
+    folder = memo.once(package_folder, env.python, "apache_beam") if env.python else None
     if folder is None:
         return frozenset()
     try:
@@ -307,7 +307,7 @@ def _beam_options(manifest: LoadedManifest, env_name: str) -> frozenset[str]:
 _MAX_FLAG_MODULES = 20
 
 
-def _defined_flags(manifest: LoadedManifest, script: Script, source: PythonSource) -> set[str]:
+def _defined_flags(manifest: LoadedManifest, script: Script, source: PythonSource, memo: RunMemo) -> set[str]:
     """The script's flags and those of parsers in the repository modules it imports."""
     env_name = environment_of(manifest.manifest, script)
     python_path = python_path_of(manifest, env_name)
@@ -318,7 +318,13 @@ def _defined_flags(manifest: LoadedManifest, script: Script, source: PythonSourc
     while queue and len(seen) < _MAX_FLAG_MODULES:
         rel, current = queue.pop()
         fields.update(current.flag_facts.class_fields)
-        roots = local_roots(manifest.root, rel, python_path, current.path_additions)
+        roots = local_roots(
+            manifest.root,
+            rel,
+            python_path,
+            current.path_additions,
+            memo.once(installed_projects, manifest.root),
+        )
         for need in current.needs:
             file = local_module_file(need, roots) if is_local_import(need, roots) else None
             if file is None or file in seen:
@@ -332,7 +338,7 @@ def _defined_flags(manifest: LoadedManifest, script: Script, source: PythonSourc
             flags.update(module.flags)
             queue.append((module_rel, module))
     if "--runner" in flags and "--temp_location" in flags:  # some file hands arguments to Beam
-        flags.update(_beam_options(manifest, env_name))
+        flags.update(memo.once(_beam_options, manifest, env_name, memo))
     # fire: `lambda **kwargs: main(Params(**kwargs))` accepts the fields of Params, both spellings.
     for target in source.flag_facts.kwargs_classes:
         if target not in fields:

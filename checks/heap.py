@@ -1,16 +1,14 @@
 """The garbage collector and a large run: what the whole suite keeps is kept out of its walks.
 
 Every full collection walks the whole heap, which holds every collected item and every report
-until the session ends; the audit's per-case records make collections more frequent. On 5,000
-trivial cases the walking, not our code, was most of the results plugin's cost
-(bench/plugin_overhead.py: building the audit 0.15 s, 0.015 s with the heap frozen). So what
+until the session ends; the audit's per-case records make collections more frequent. On a
+large manifest the walking, not our code, is most of the results plugin's cost. So what
 exists after collection, and again before the session finishes, is frozen (kept out of
 collections, never freed meanwhile: it lives on anyway), and unfrozen when the session has
 finished.
 
 The same at exit: the interpreter's last collections walk whatever is left, most of the run's
-heap (0.8 s of a 6,000-table nightly, and again on each xdist worker before the controller can
-finish). Frozen from the first exit handler on, it is left to the operating system, as it would
+heap (and again on each xdist worker before the controller can finish). Frozen from the first exit handler on, it is left to the operating system, as it would
 be anyway; documents and the history store are closed before then, and nothing of ours relies on
 a finaliser at exit.
 

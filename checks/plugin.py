@@ -16,7 +16,8 @@ import pytest
 from readiness.cases import Case, cases_for
 from readiness.criteria import CRITERIA
 from readiness.manifest import LoadedManifest, ManifestError, load_manifest
-from readiness.stash import FACTS_KEY, MANIFEST_KEY, loaded_manifest
+from readiness.memo import RunMemo
+from readiness.stash import FACTS_KEY, MANIFEST_KEY, loaded_manifest, run_memo
 from readiness.textsafe import one_line
 
 __all__ = ["param_for"]
@@ -67,7 +68,7 @@ def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
         raise pytest.UsageError(
             f"{metafunc.definition.nodeid}: unknown criterion {criterion_id!r} in its marker"
         )
-    cases = cases_for(criterion_id, loaded_manifest(metafunc.config))
+    cases = cases_for(criterion_id, loaded_manifest(metafunc.config), run_memo(metafunc.config))
     if not cases:
         # Nothing in the manifest to check: drop the function at collection instead of
         # reporting pytest's "empty parameter set" skip as a case of no priority.
@@ -101,6 +102,12 @@ def facts(request: pytest.FixtureRequest) -> dict[str, Any]:
 def manifest(request: pytest.FixtureRequest) -> LoadedManifest:
     """The validated manifest with the target root and the audited phase."""
     return loaded_manifest(request.config)
+
+
+@pytest.fixture
+def memo(request: pytest.FixtureRequest) -> RunMemo:
+    """What this run works out once (the interpreter probes, an environment's sources)."""
+    return run_memo(request.config)
 
 
 def param_for(case: Case) -> Any:

@@ -22,7 +22,6 @@ import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 
 from checks.inspect.files import RepoFileError, read_text
@@ -76,7 +75,6 @@ def _spec(manifest: LoadedManifest, name: str) -> Environment | None:
     return spec
 
 
-@cache
 def run_env(manifest: LoadedManifest, name: str) -> RunEnv:
     """The environment `name` of the manifest, its virtualenv built on first use."""
     spec = _spec(manifest, name)
@@ -96,7 +94,6 @@ def run_env(manifest: LoadedManifest, name: str) -> RunEnv:
     return RunEnv(name, python, problem, compiler, version, tuple(spec.python_path))
 
 
-@cache
 def compiler_of(manifest: LoadedManifest, name: str) -> tuple[str, str | None]:
     """(interpreter, declared version) that judges the environment's syntax; nothing is built.
 

@@ -13,11 +13,11 @@ import pytest
 from checks.inspect.dockerfile import parse_dockerfile
 from checks.inspect.files import RepoFileError, read_text
 from checks.inspect.git_history import last_commit_dates
-from checks.inspect.python_source import local_modules, parse_python, third_party
+from checks.inspect.python_source import installed_projects, local_modules, parse_python, third_party
 from checks.inspect.shell_source import called_tools
 from readiness.cases import Case
 from readiness.manifest import LoadedManifest, Script, ScriptKind
-from readiness.stash import SCRIPT_FACTS_KEY, loaded_manifest
+from readiness.stash import SCRIPT_FACTS_KEY, loaded_manifest, run_memo
 from readiness.undeclared import undeclared_scripts
 
 __all__ = ["script_facts"]
@@ -34,7 +34,8 @@ def script_facts(request: pytest.FixtureRequest) -> None:
     if not isinstance(case, Case) or not case.criterion.describes or not isinstance(case.item, Script):
         return
     loaded = loaded_manifest(request.config)
-    deps, mode, lines = _facts(loaded.root, case.item)
+    memo = run_memo(request.config)
+    deps, mode, lines = _facts(loaded.root, case.item, memo.once(installed_projects, loaded.root))
     request.node.stash[SCRIPT_FACTS_KEY] = {
         "lines": lines,
         "last_modified": _last_modified(loaded, case.item.path, _dates(request.config, loaded)),
@@ -45,7 +46,7 @@ def script_facts(request: pytest.FixtureRequest) -> None:
 
 def _dates(config: pytest.Config, loaded: LoadedManifest) -> dict[str, str] | None:
     if _DATES_KEY not in config.stash:
-        paths = [s.path for s in (*loaded.manifest.scripts, *undeclared_scripts(loaded))]
+        paths = [s.path for s in (*loaded.manifest.scripts, *undeclared_scripts(loaded, run_memo(config)))]
         config.stash[_DATES_KEY] = last_commit_dates(loaded.root, paths)
     return config.stash[_DATES_KEY]
 
@@ -62,7 +63,7 @@ def _last_modified(loaded: LoadedManifest, rel: str, dates: dict[str, str] | Non
     return f"{stamp} (mtime)" if dates is not None else stamp
 
 
-def _facts(root: Path, script: Script) -> tuple[list[str], str, int | None]:
+def _facts(root: Path, script: Script, projects: tuple[Path, ...]) -> tuple[list[str], str, int | None]:
     """(top-level dependencies, execution mode, non-blank lines); unreadable files give blanks."""
     try:
         text = read_text(root, script.path)
@@ -76,7 +77,7 @@ def _facts(root: Path, script: Script) -> tuple[list[str], str, int | None]:
         except SyntaxError:
             return [], "python (does not parse)", lines
         flags = " ".join(source.flags)
-        deps = third_party(source.imports, local_modules(root, script.path))
+        deps = third_party(source.imports, local_modules(root, script.path, projects))
         return deps, f"python CLI {flags}".strip(), lines
     if kind is ScriptKind.SHELL:
         return called_tools(text), "shell", lines

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Final
@@ -12,17 +11,13 @@ from readiness.manifest import Blocker, LoadedManifest, Script
 from readiness.manifest.base import AuditedItem
 from readiness.manifest.gcp import Bucket, Dataset, FamilyTarget, Identity
 from readiness.manifest.tables import cost_judged, names_judged, schema_judged
+from readiness.memo import RunMemo
 from readiness.priorities import Priority
 from readiness.undeclared import UndeclaredScript, undeclared_scripts
 
 __all__ = ["Case", "Item", "case_at", "cases_for"]
 
 Item = AuditedItem
-
-#: cases_for's results per manifest; weak, so a manifest's cases go with it (tests load many).
-_BUILT: Final[weakref.WeakKeyDictionary[LoadedManifest, dict[str, tuple[Case, ...]]]] = (
-    weakref.WeakKeyDictionary()
-)
 
 #: Whether an item has what a criterion needs (`Criterion.needs`), one test per `Needs`.
 _HAS: Final[dict[Needs, Callable[[AuditedItem, LoadedManifest], bool]]] = {
@@ -79,14 +74,14 @@ class Case:
         return [self.criterion.id, self.index, self.subject]
 
 
-def case_at(loaded: LoadedManifest, reference: list[Any]) -> Case | None:
+def case_at(loaded: LoadedManifest, reference: list[Any], memo: RunMemo) -> Case | None:
     """The case a report's `Case.reference` names in this process's manifest, or None when it
     has no such case: the manifest or the target tree changed between the controller's reading
     and a worker's."""
     criterion_id, index, subject = str(reference[0]), int(reference[1]), str(reference[2])
     if criterion_id not in CRITERIA:
         return None
-    cases = cases_for(criterion_id, loaded)
+    cases = cases_for(criterion_id, loaded, memo)
     if 0 <= index < len(cases) and cases[index].subject == subject:
         return cases[index]
     return None
@@ -121,7 +116,7 @@ def _family_targets(loaded: LoadedManifest) -> list[Item]:
     return targets
 
 
-def _items(loaded: LoadedManifest, kind: SubjectKind) -> list[Item]:
+def _items(loaded: LoadedManifest, kind: SubjectKind, memo: RunMemo) -> list[Item]:
     if kind is SubjectKind.IDENTITY:
         return _identities(loaded)
     if kind is SubjectKind.FAMILY:
@@ -131,7 +126,7 @@ def _items(loaded: LoadedManifest, kind: SubjectKind) -> list[Item]:
         return [billing] if billing is not None else []
     items: list[Item] = list(getattr(loaded.manifest, kind.manifest_field))
     if kind is SubjectKind.SCRIPT:
-        items.extend(undeclared_scripts(loaded))
+        items.extend(undeclared_scripts(loaded, memo))
     return items
 
 
@@ -144,23 +139,21 @@ def _applies(criterion: Criterion, item: Item, loaded: LoadedManifest) -> bool:
     return all(_HAS[need](item, loaded) for need in criterion.needs)
 
 
-def cases_for(criterion_id: str, loaded: LoadedManifest) -> tuple[Case, ...]:
-    """The criterion's cases for this manifest; built once per manifest (collection and the
-    results plugin's count of all cases both ask, and a large manifest has thousands)."""
-    built = _BUILT.setdefault(loaded, {})
-    if criterion_id not in built:
-        built[criterion_id] = tuple(_build_cases(criterion_id, loaded))
-    return built[criterion_id]
+def cases_for(criterion_id: str, loaded: LoadedManifest, memo: RunMemo) -> tuple[Case, ...]:
+    """The criterion's cases for this manifest; built once per run (collection and the results
+    plugin's count of all cases both ask, and a large manifest has thousands). Built once also
+    so that every reader sees the same cases, whatever the tree does meanwhile."""
+    return memo.once(_build_cases, criterion_id, loaded, memo)
 
 
-def _build_cases(criterion_id: str, loaded: LoadedManifest) -> list[Case]:
+def _build_cases(criterion_id: str, loaded: LoadedManifest, memo: RunMemo) -> tuple[Case, ...]:
     criterion = CRITERIA[criterion_id]
     settings = loaded.manifest.criteria.get(criterion_id)
     defaults = Blocker(impact=criterion.impact, mitigation=criterion.mitigation, action=criterion.action)
     base = settings.blocker.over(defaults) if settings else defaults
     phase = loaded.phase.id
     cases: list[Case] = []
-    for item in _items(loaded, criterion.subject):
+    for item in _items(loaded, criterion.subject, memo):
         if not _applies(criterion, item, loaded):
             continue
         blocker = item.blocker.over(base)
@@ -171,7 +164,7 @@ def _build_cases(criterion_id: str, loaded: LoadedManifest) -> list[Case]:
         cases.append(
             Case(criterion, item, item.priority_for(criterion_id, phase), phase, blocker, owner, len(cases))
         )
-    return cases
+    return tuple(cases)
 
 
 def _owner(loaded: LoadedManifest, item: Item, criterion: Criterion, criterion_owner: str) -> str:

@@ -6,7 +6,6 @@ Text and `ast` only: nothing of the repository is imported or executed.
 from __future__ import annotations
 
 import ast
-import functools
 import os
 import posixpath
 import re
@@ -27,7 +26,7 @@ from checks.inspect.dockerfile import (
     start_command,
 )
 from checks.inspect.files import RepoFileError, read_text
-from checks.inspect.python_source import local_modules, parse_python, third_party
+from checks.inspect.python_source import installed_projects, local_modules, parse_python, third_party
 from checks.inspect.shell_source import called_tools
 from readiness.discovery import DEFAULT_EXCLUDE, discover, excluded, guess_category
 from readiness.environment import (
@@ -138,8 +137,9 @@ def scan(root: Path, exclude: Iterable[str] = DEFAULT_EXCLUDE) -> RepoScan:
             problems.append(str(exc))
     console = console_scripts(root)
     _invocations(root, patterns, entries, texts, console, problems)
+    own = _OwnModules(root)
     for entry in entries.values():
-        _describe(root, entry, texts.get(entry.path))
+        _describe(root, entry, texts.get(entry.path), own)
         _expected_flags(entry, texts.get(entry.path))
         for name, path in console.items():
             if path == entry.path:
@@ -400,7 +400,7 @@ def _contexts_from_cloudbuild(path: str, text: str, entries: dict[str, Entry]) -
 # -- facts about each entry ---------------------------------------------------------------------
 
 
-def _describe(root: Path, entry: Entry, text: str | None) -> None:
+def _describe(root: Path, entry: Entry, text: str | None, own: _OwnModules) -> None:
     entry.category, entry.category_word = guess_category(entry.path, entry.kind)
     if text is None:
         return
@@ -412,7 +412,7 @@ def _describe(root: Path, entry: Entry, text: str | None) -> None:
             entry.note = f"does not parse (line {exc.lineno}): flags and imports not read"
             return
         entry.defined_flags = source.flags
-        tops = third_party(source.imports, _local_modules(root, posixpath.dirname(entry.path)))
+        tops = third_party(source.imports, own.seen_from(posixpath.dirname(entry.path)))
         entry.modules = [m for m in source.imports if m.split(".", 1)[0] in tops]
         entry.needs = list(entry.modules)
         # `from google.cloud import bigquery` imports google.cloud.bigquery: the name says which
@@ -479,10 +479,23 @@ def _guess_context(root: Path, entry: Entry, srcs: list[str]) -> None:
         entry.context, entry.context_why = ".", "guessed: its COPY sources resolve from the repository root"
 
 
-@functools.lru_cache(maxsize=256)
-def _local_modules(root: Path, folder: str) -> frozenset[str]:
-    """The repository's own modules seen from a folder (listing each folder once, not per script)."""
-    return frozenset(local_modules(root, posixpath.join(folder, "x.py")))
+class _OwnModules:
+    """The repository's own modules seen from each folder, for one scan: each folder listed once,
+    the installed projects walked once (not per script)."""
+
+    def __init__(self, root: Path) -> None:
+        self._root = root
+        self._projects: tuple[Path, ...] | None = None
+        self._by_folder: dict[str, frozenset[str]] = {}
+
+    def seen_from(self, folder: str) -> frozenset[str]:
+        found = self._by_folder.get(folder)
+        if found is None:
+            if self._projects is None:
+                self._projects = installed_projects(self._root)
+            script = posixpath.join(folder, "x.py")
+            found = self._by_folder[folder] = frozenset(local_modules(self._root, script, self._projects))
+        return found
 
 
 def _purpose(kind: str, text: str) -> str:

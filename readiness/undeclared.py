@@ -8,30 +8,22 @@ being complete.
 
 from __future__ import annotations
 
-import weakref
-from typing import Final
-
 from readiness.discovery import discover, guess_category
 from readiness.manifest import LoadedManifest, Script
+from readiness.memo import RunMemo
 from readiness.priorities import Priority
 
 __all__ = ["UndeclaredScript", "undeclared_scripts"]
-
-_FOUND: Final[weakref.WeakKeyDictionary[LoadedManifest, tuple[UndeclaredScript, ...]]] = (
-    weakref.WeakKeyDictionary()
-)
 
 
 class UndeclaredScript(Script):
     """A script found in the repository that no `[[scripts]]` entry names."""
 
 
-def undeclared_scripts(loaded: LoadedManifest) -> tuple[UndeclaredScript, ...]:
-    """The repository's scripts missing from the manifest, sorted by path; found once per manifest
-    (collection, the imports probe and the inventory all ask)."""
-    if loaded not in _FOUND:
-        _FOUND[loaded] = _find(loaded)
-    return _FOUND[loaded]
+def undeclared_scripts(loaded: LoadedManifest, memo: RunMemo) -> tuple[UndeclaredScript, ...]:
+    """The repository's scripts missing from the manifest, sorted by path; found once per run
+    (collection, the imports probe and the inventory all ask, and must see the same list)."""
+    return memo.once(_find, loaded)
 
 
 def _find(loaded: LoadedManifest) -> tuple[UndeclaredScript, ...]:

@@ -10,11 +10,12 @@ from typing import Any, Final
 from readiness.cases import cases_for
 from readiness.criteria import CRITERIA, SubjectKind
 from readiness.manifest import LoadedManifest
+from readiness.memo import RunMemo
 from readiness.priorities import PRIORITY_MEANING, SLA, Priority
 from readiness.records import CaseRecord, Outcome
 from reporting.history.store import RunEntry, scope_key
+from reporting.history_facts import CadenceRow, Operations, Past, build_operations, case_entries
 from reporting.inventory import ScriptRow, ScriptStatus, build_inventory
-from reporting.operations import CadenceRow, Operations, Past, build_operations, case_entries
 from reporting.root_causes import RootCause, assign_roots, blocker_counts, count_text, roots_of
 from reporting.verdict import Verdict, VerdictResult, decide
 
@@ -137,7 +138,7 @@ class Audit:
     records: list[CaseRecord]
     verdict: VerdictResult
     inventory: list[ScriptRow]
-    #: History, waivers, SLA aging, the diff and the trend (reporting.operations).
+    #: History, waivers, SLA aging, the diff and the trend (reporting.history_facts).
     ops: Operations
     #: Every case that did not verifiably pass, most urgent first.
     blockers: list[CaseRecord]
@@ -262,12 +263,13 @@ class Audit:
         }
 
 
-def count_all_cases(loaded: LoadedManifest) -> int:
-    return sum(len(cases_for(cid, loaded)) for cid in CRITERIA)
+def count_all_cases(loaded: LoadedManifest, memo: RunMemo) -> int:
+    return sum(len(cases_for(cid, loaded, memo)) for cid in CRITERIA)
 
 
 def build_audit(
     loaded: LoadedManifest,
+    memo: RunMemo,
     records: list[CaseRecord],
     run: RunInfo,
     markexpr: str,
@@ -283,9 +285,9 @@ def build_audit(
     """
     records = sorted(records, key=attrgetter("nodeid"))
     # Before anything reads the records: which open case kept which other from running.
-    assign_roots(loaded, records)
+    assign_roots(loaded, records, memo)
     roots = roots_of(records)
-    scope = Scope(markexpr, keyword, len(records), count_all_cases(loaded), google_gap(loaded, records))
+    scope = Scope(markexpr, keyword, len(records), count_all_cases(loaded, memo), google_gap(loaded, records))
     ops = build_operations(loaded, records, run.run_id, run.started, past, history_location, history_problem)
     counts = {p: dict.fromkeys(Outcome, 0) for p in Priority}
     for r in records:
@@ -297,7 +299,7 @@ def build_audit(
         scope=scope,
         records=records,
         verdict=decide(records),
-        inventory=build_inventory(loaded, records, {c.record.nodeid: c.priority for c in roots}),
+        inventory=build_inventory(loaded, memo, records, {c.record.nodeid: c.priority for c in roots}),
         ops=ops,
         blockers=sorted(open_records, key=lambda r: (r.priority.rank, r.area, r.subject, r.criterion)),
         counts=counts,

@@ -7,10 +7,9 @@ waiver covers) is posted at once: one message per run naming the case, the root 
 far (reporting.root_causes), its owner, and that the audit continues. The final message
 (reporting.notify) follows at the end as before, once this one has been answered.
 
-Only the controller posts. Under xdist the workers' reports reach it in pytest_runtest_logreport,
-after the results plugin has aggregated them into records (its hook there is tryfirst); in one
-process the record is made in pytest_runtest_makereport, before that same hook. So one hook reads
-one record in both cases, and the case's data travels on the report as for every other output.
+Only the controller posts. Every report reaches it in pytest_runtest_logreport (made there or
+replayed from a worker by xdist), after the results plugin has aggregated it into its record
+(its hook there is tryfirst): one hook reads one record, serial or `-n`.
 
 The post runs in a daemon thread bounded like the final one (reporting.notify.TIMEOUT): a slow
 webhook never holds the checks, and a failed post is one line, never a change of verdict or
@@ -28,9 +27,10 @@ from typing import Any, Final, final
 import pytest
 
 from readiness.manifest import LoadedManifest
+from readiness.memo import RunMemo
 from readiness.priorities import Priority
 from readiness.records import CaseRecord, Outcome
-from readiness.stash import loaded_manifest
+from readiness.stash import loaded_manifest, run_memo, run_start
 from reporting import notify
 from reporting.root_causes import assign_roots
 from reporting.waivers import waiver_for
@@ -57,12 +57,14 @@ def blocks_go(record: CaseRecord, loaded: LoadedManifest, today: dt.date) -> boo
     return waiver_for(record, list(loaded.manifest.waivers), today) is None
 
 
-def root_of(loaded: LoadedManifest, records: Sequence[CaseRecord], record: CaseRecord) -> CaseRecord | None:
+def root_of(
+    loaded: LoadedManifest, records: Sequence[CaseRecord], record: CaseRecord, memo: RunMemo
+) -> CaseRecord | None:
     """The case that kept `record` from running, among the records so far (None: it is its own
     root, or its root has not been reported yet). Worked out on copies: the records belong to
     the results plugin, which assigns the final roots when the run ends."""
     copies = [dataclasses.replace(r) for r in records]
-    assign_roots(loaded, copies)
+    assign_roots(loaded, copies, memo)
     mine = next((c for c in copies if c.nodeid == record.nodeid), None)
     if mine is None or not mine.blocked_by:
         return None
@@ -120,7 +122,7 @@ class EarlyEscalation:
         loaded = loaded_manifest(self.config)
         if not blocks_go(record, loaded, self.today):
             return
-        root = root_of(loaded, list(self.records.values()), record)
+        root = root_of(loaded, list(self.records.values()), record, run_memo(self.config))
         body = message(loaded, record, root, self.run_id)
         self.key = record.key
         webhook_env = loaded.manifest.notify.webhook_env
@@ -174,8 +176,9 @@ def pytest_configure(config: pytest.Config) -> None:
     results = config.stash.get(PLUGIN_KEY, None)
     if results is None:
         return
-    escalation = EarlyEscalation(config, results.records, results.run_id)
-    escalation.today = results.started.date()
+    start = run_start(config)
+    escalation = EarlyEscalation(config, results.records, start.run_id)
+    escalation.today = start.started.date()
     config.stash[ESCALATION_KEY] = escalation
     config.pluginmanager.register(escalation, PLUGIN_NAME)
 

@@ -12,7 +12,7 @@ from readiness.manifest import LoadedManifest
 from reporting.activities import nightly_scope
 from reporting.audit import Audit
 from reporting.history import HistoryError, HistoryStore, open_store, scope_key
-from reporting.operations import Past, read_past
+from reporting.history_facts import Past, read_past
 
 __all__ = ["HistorySession"]
 

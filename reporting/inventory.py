@@ -13,6 +13,7 @@ from typing import Any
 from readiness.cases import cases_for
 from readiness.criteria import CRITERIA
 from readiness.manifest import LoadedManifest, Script
+from readiness.memo import RunMemo
 from readiness.priorities import Priority
 from readiness.records import CaseRecord
 from readiness.statuses import CRITERION_STATUS, Status, item_status, status_text
@@ -64,17 +65,22 @@ class ScriptRow:
 
 
 def build_inventory(
-    loaded: LoadedManifest, records: Iterable[CaseRecord], priority_of: dict[str, Priority] | None = None
+    loaded: LoadedManifest,
+    memo: RunMemo,
+    records: Iterable[CaseRecord],
+    priority_of: dict[str, Priority] | None = None,
 ) -> list[ScriptRow]:
     """`priority_of`: root cases' effective priorities by node id (reporting.root_causes)."""
-    scripts = [*loaded.manifest.scripts, *undeclared_scripts(loaded)]
+    scripts = [*loaded.manifest.scripts, *undeclared_scripts(loaded, memo)]
     by_subject: dict[str, list[CaseRecord]] = {}
     for r in records:
         if r.subject_kind == "script":
             by_subject.setdefault(r.subject, []).append(r)
     # A script is there when a describing case was generated for it (its file was found when
     # the cases were made), whether or not that case was selected in this run.
-    present = {case.subject for c in CRITERIA.values() if c.describes for case in cases_for(c.id, loaded)}
+    present = {
+        case.subject for c in CRITERIA.values() if c.describes for case in cases_for(c.id, loaded, memo)
+    }
     phase = loaded.phase.id
     effective = priority_of or {}
     return [_row(s, by_subject.get(s.path, []), s.path in present, phase, effective) for s in scripts]

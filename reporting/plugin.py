@@ -1,9 +1,10 @@
 """The results plugin: each case's outcome travels on its report; the controller aggregates once,
 decides the verdict and writes the audit's documents.
 
-Under pytest-xdist the workers run the checks and attach a JSON-able `readiness` dict to every
-report (`pytest_runtest_makereport`); the controller sees those reports in
-`pytest_runtest_logreport` and is the only process that aggregates or writes.
+Whichever process runs a check attaches a JSON-able `readiness` dict to its report
+(`pytest_runtest_makereport`); the controller, the only process of a serial run, aggregates
+every report in `pytest_runtest_logreport` (xdist replays the workers' reports into it) and is
+the only process that aggregates or writes: one path, serial or `-n`.
 """
 
 from __future__ import annotations
@@ -11,16 +12,23 @@ from __future__ import annotations
 import datetime as dt
 import json
 import re
-import secrets
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 import pytest
 
 from readiness.cases import Case, case_at
-from readiness.clock import default_out_dir, parse_now
 from readiness.records import CaseRecord, Outcome
-from readiness.stash import FACTS_KEY, SCRIPT_FACTS_KEY, SWEEP_KEY, loaded_manifest
+from readiness.stash import (
+    FACTS_KEY,
+    SCRIPT_FACTS_KEY,
+    SWEEP_KEY,
+    RunStart,
+    loaded_manifest,
+    out_dir,
+    run_memo,
+    run_start,
+)
 from readiness.textsafe import safe_obj, safe_text
 from readiness.unverified import CheckError, error_facts
 from reporting import terminal, trend
@@ -41,27 +49,8 @@ _MAX_MESSAGE: Final = 600
 _TIMED_OUT: Final = re.compile(r"^Timeout \(>(?P<limit>[0-9.]+)s\) from pytest-timeout")
 
 
-def _given_now(config: pytest.Config) -> dt.datetime | None:
-    """`--readiness-now`, parsed once for the run; None when not given."""
-    given = config.getoption("readiness_now")
-    if not given:
-        return None
-    try:
-        return parse_now(str(given))
-    except ValueError as exc:
-        raise pytest.UsageError(f"--readiness-now: {exc}") from None
-
-
 def pytest_configure(config: pytest.Config) -> None:
-    workerinput: dict[str, Any] | None = getattr(config, "workerinput", None)
-    given_now = _given_now(config)
-    if workerinput is not None:
-        run_id = str(workerinput["readiness_run_id"])
-        started = dt.datetime.fromisoformat(str(workerinput["readiness_started"]))
-    else:
-        started = given_now or dt.datetime.now(dt.UTC)
-        run_id = f"{started:%Y%m%dT%H%M%S}-{secrets.token_hex(3)}"
-    plugin = ReadinessPlugin(config, run_id, started, controller=workerinput is None, given_now=given_now)
+    plugin = ReadinessPlugin(config, run_start(config), controller=not hasattr(config, "workerinput"))
     config.stash[PLUGIN_KEY] = plugin
     config.pluginmanager.register(plugin, "readiness-results")
     if config.pluginmanager.hasplugin("html"):
@@ -108,25 +97,11 @@ def _message(call: pytest.CallInfo[None], report: pytest.TestReport) -> str:
 
 
 class ReadinessPlugin:
-    def __init__(
-        self,
-        config: pytest.Config,
-        run_id: str,
-        started: dt.datetime,
-        controller: bool,
-        given_now: dt.datetime | None = None,
-    ) -> None:
+    def __init__(self, config: pytest.Config, start: RunStart, controller: bool) -> None:
         self.config = config
-        #: Identifies this run in scratch-object names and history; the same on every worker.
-        self.run_id = run_id
-        self.started = started
+        self.start = start
         self.controller = controller
-        #: `--readiness-now`: the run starts and finishes then (reproducible documents).
-        self.given_now = given_now
-        given_out = config.getoption("readiness_out")
-        self._out_dir = (
-            Path(given_out) if given_out else default_out_dir(config.invocation_params.dir, started)
-        )
+        self._out_dir = out_dir(config)
         self.records: dict[str, CaseRecord] = {}
         #: Node ids whose reports named a case this run's manifest does not have.
         self.unknown_cases: set[str] = set()
@@ -139,7 +114,7 @@ class ReadinessPlugin:
         self.history = HistorySession(
             str(config.getoption("history") or ""),
             config.invocation_params.dir,
-            started,
+            start.started,
         )
         self.notified: notify.NotifyResult | None = None
         self._trend: str | None = None
@@ -149,16 +124,15 @@ class ReadinessPlugin:
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_configure_node(self, node: Any) -> None:
-        node.workerinput["readiness_run_id"] = self.run_id
-        node.workerinput["readiness_started"] = self.started.isoformat()
+        node.workerinput.update(self.start.to_workerinput())
 
     @pytest.hookimpl(wrapper=True)
     def pytest_runtest_makereport(self, item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
         report: pytest.TestReport = yield
         _clean_report(report)
         # The controller needs the call's report, and setup's or teardown's only when they did
-        # not pass; every report carried under xdist costs a serialisation (bench/: the plugin
-        # cost 36% on 5,000 trivial cases when all three carried the case and its facts).
+        # not pass: every report that carries data costs a serialisation under xdist, and three
+        # per case made the plugin's largest cost on a large manifest.
         when = report.when
         if when != "call" and report.passed:
             return report
@@ -189,12 +163,7 @@ class ReadinessPlugin:
                 else {},
                 "script": item.stash.get(SCRIPT_FACTS_KEY, None) if when == "call" else None,
             }
-            if self.controller:
-                # One process (no xdist): the report is aggregated where it is made, sparing a
-                # second hook call per report (three per case: bench/plugin_overhead.py).
-                self.aggregate(report, data)
-            else:
-                report.readiness = data  # type: ignore[attr-defined]
+            report.readiness = data  # type: ignore[attr-defined]
             if timed_out:
                 report.longrepr = data["message"]
             elif isinstance(exc, CheckError):
@@ -204,12 +173,24 @@ class ReadinessPlugin:
 
     # -- controller side ---------------------------------------------------------------------
 
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        """Every report reaches the controller here, made in this process or replayed from a
+        worker by xdist: the one place results are aggregated, serial or `-n`.
+
+        tryfirst: pytest-html draws the row (HtmlColumns) from the record made here."""
+        if not self.controller:
+            return
+        data: dict[str, Any] | None = getattr(report, "readiness", None)
+        if data is not None:
+            self.aggregate(report, data)
+
     def aggregate(self, report: pytest.TestReport, data: dict[str, Any]) -> None:
         """One report of a case (its `data` from pytest_runtest_makereport) into its record."""
         nodeid = report.nodeid
         record = self.records.get(nodeid)
         if record is None:
-            case = case_at(loaded_manifest(self.config), data["case"])
+            case = case_at(loaded_manifest(self.config), data["case"], run_memo(self.config))
             if case is None:
                 self.records[nodeid] = CaseRecord.unknown_case(nodeid, data["case"])
                 self.unknown_cases.add(nodeid)
@@ -246,10 +227,6 @@ class ReadinessPlugin:
         if dumped is None:
             dumped = self._blocker_dumps[key] = case.blocker.model_dump()
         return dumped
-
-    def pytest_sessionstart(self, session: pytest.Session) -> None:
-        if self.controller and session.config.pluginmanager.has_plugin("dsession"):
-            session.config.pluginmanager.register(_ReportsFromWorkers(self), "readiness-from-workers")
 
     @pytest.hookimpl(trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session, exitstatus: int) -> None:
@@ -295,14 +272,16 @@ class ReadinessPlugin:
 
     def build(self) -> Audit:
         if self.audit is None:
-            finished = self.given_now or dt.datetime.now(dt.UTC)
-            run = RunInfo(self.run_id, self.started, max(finished, self.started), self.started.date())
+            start = self.start
+            finished = start.given_now or dt.datetime.now(dt.UTC)
+            run = RunInfo(start.run_id, start.started, max(finished, start.started), start.started.date())
             loaded = loaded_manifest(self.config)
             markexpr = str(self.config.getoption("markexpr") or "")
             keyword = str(self.config.getoption("keyword") or "")
             location, past, problem = self.history.read(loaded, markexpr, keyword)
             self.audit = build_audit(
                 loaded,
+                run_memo(self.config),
                 list(self.records.values()),
                 run,
                 markexpr=markexpr,
@@ -363,21 +342,6 @@ class ReadinessPlugin:
             tr.write_line(f"  notification: {self.notified.line()}", red=not self.notified.ok)
 
 
-class _ReportsFromWorkers:
-    """On the xdist controller: the workers' reports carry their case's data (registered only
-    there: a one-process run aggregates in pytest_runtest_makereport)."""
-
-    def __init__(self, plugin: ReadinessPlugin) -> None:
-        self.plugin = plugin
-
-    @pytest.hookimpl(tryfirst=True)
-    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
-        # tryfirst: pytest-html draws the row (HtmlColumns) from the record made here.
-        data: dict[str, Any] | None = getattr(report, "readiness", None)
-        if data is not None:
-            self.plugin.aggregate(report, data)
-
-
 def _clean_report(report: pytest.TestReport) -> None:
     """The failure text and captured output that the terminal, JUnit XML and pytest-html show,
     through the same redaction as the documents (readiness/textsafe.py)."""
@@ -391,11 +355,11 @@ def _clean_report(report: pytest.TestReport) -> None:
 
 
 def _results_json(audit: Audit) -> str:
-    # No indent: it forces json's pure-Python encoder, seconds on a 6,000-table audit.
+    # No indent: it forces json's pure-Python encoder, slow on a large audit.
     # Keys in the order the code builds them (the same every run, serial or -n: see
-    # tests/test_xdist_identity.py), not sorted: sorting every case's keys was a fifth of
-    # the encoding (bench/plugin_overhead.py --instructions). No circularity check: what
-    # to_json builds has no cycles (facts travel through xdist, which has none either).
+    # tests/test_xdist_identity.py), not sorted: sorting every case's keys is a large share of
+    # the encoding. No circularity check: what to_json builds has no cycles (facts travel
+    # through xdist, which has none either).
     return json.dumps(safe_obj(audit.to_json()), default=str, check_circular=False) + "\n"
 
 

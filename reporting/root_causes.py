@@ -32,6 +32,7 @@ from readiness.manifest.gcp import (
     PermissionSet,
     SourceTable,
 )
+from readiness.memo import RunMemo
 from readiness.priorities import Priority
 from readiness.records import CaseRecord, Outcome
 
@@ -231,7 +232,7 @@ class _Place:
     google: bool
 
 
-def _places(loaded: LoadedManifest, records: Sequence[CaseRecord]) -> list[_Place]:
+def _places(loaded: LoadedManifest, records: Sequence[CaseRecord], memo: RunMemo) -> list[_Place]:
     """Where each open record acts: found through its case in the controller's manifest."""
     gcp = loaded.manifest.gcp
     project = gcp.project if gcp is not None else ""
@@ -243,7 +244,7 @@ def _places(loaded: LoadedManifest, records: Sequence[CaseRecord]) -> list[_Plac
             continue  # a case unknown to this manifest stands alone
         cases = by_criterion.get(r.criterion)
         if cases is None:
-            cases = by_criterion[r.criterion] = {c.subject: c for c in cases_for(r.criterion, loaded)}
+            cases = by_criterion[r.criterion] = {c.subject: c for c in cases_for(r.criterion, loaded, memo)}
         case = cases.get(r.subject)
         if case is None:
             continue
@@ -263,12 +264,12 @@ def _matches(dep: Dependency, root: _Place, other: _Place) -> bool:
     return root.resource == other.resource
 
 
-def assign_roots(loaded: LoadedManifest, records: Sequence[CaseRecord]) -> None:
+def assign_roots(loaded: LoadedManifest, records: Sequence[CaseRecord], memo: RunMemo) -> None:
     """Set `blocked_by` on every open record that could not run because of another open one
     (to the key of the ultimate root), and clear it on the others."""
     for r in records:
         r.blocked_by = ""
-    places = _places(loaded, records)
+    places = _places(loaded, records, memo)
     direct: dict[str, CaseRecord] = {}
     for dep in DEPENDENCIES:
         roots = [p for p in places if p.record.criterion == dep.root]

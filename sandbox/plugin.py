@@ -21,7 +21,6 @@ Hooks and why:
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import importlib.util
 import os
 import shutil
@@ -36,9 +35,8 @@ from typing import Any, Final, final
 
 import pytest
 
-from readiness.clock import default_out_dir, parse_now
 from readiness.manifest import LoadedManifest
-from readiness.stash import loaded_manifest
+from readiness.stash import loaded_manifest, out_dir
 from sandbox.processes import (
     INSTALL_SCRIPT,
     REPO_ROOT,
@@ -66,17 +64,6 @@ def _is_controller(config: pytest.Config) -> bool:
     return not hasattr(config, "workerinput")
 
 
-def _default_out_dir(config: pytest.Config) -> Path:
-    """The folder reporting.plugin would choose, fixed now so report.html can go beside it."""
-    when = dt.datetime.now(dt.UTC)
-    given = config.getoption("readiness_now")
-    if given:
-        # A bad value is reported by reporting.plugin with its own message; keep today here.
-        with contextlib.suppress(ValueError):
-            when = parse_now(str(given))
-    return default_out_dir(config.invocation_params.dir, when)
-
-
 @pytest.hookimpl(tryfirst=True)
 def pytest_cmdline_main(config: pytest.Config) -> None:
     if not config.getoption("sandbox") or not _is_controller(config):
@@ -88,7 +75,10 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
         os.environ["READINESS_MANIFEST"] = str(EXAMPLE_MANIFEST)
         config.stash[_SET_MANIFEST_ENV_KEY] = True
     if not config.getoption("readiness_out"):
-        config.option.readiness_out = str(_default_out_dir(config))
+        # The run's own folder, fixed now so report.html can go beside the documents. A bad
+        # --readiness-now is reported by reporting.plugin's configure, with its usage message.
+        with contextlib.suppress(pytest.UsageError):
+            config.option.readiness_out = str(out_dir(config))
     if config.pluginmanager.hasplugin("html") and not config.getoption("htmlpath"):
         html = Path(config.getoption("readiness_out")) / "report.html"
         config.option.htmlpath = str(html)

@@ -30,6 +30,7 @@ CORE: Final = frozenset(
         "readiness.manifest.env",
         "readiness.manifest.gcp",
         "readiness.manifest.tables",
+        "readiness.memo",
         "readiness.priorities",
         "readiness.records",
         "readiness.statuses",

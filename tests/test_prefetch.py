@@ -21,6 +21,7 @@ from checks.gcp.selection import cases_of_nodeids
 from conftest import AuditRun, TargetRepo
 from readiness.cases import cases_for
 from readiness.manifest import load_manifest
+from readiness.memo import RunMemo
 from sandbox.fakes import QuotaInfoSeed, QuotaLimit, RunExecution, RunJob
 from sandbox.world import World
 
@@ -162,15 +163,16 @@ def test_the_controller_finds_the_selected_cases_from_the_workers_node_ids(tmp_p
     target = TargetRepo(tmp_path / "target")
     target.write("requirements.txt", "")
     loaded = load_manifest(target.manifest(f'\n[gcp]\nproject = "{PROJECT}"\n' + BODY))
+    memo = RunMemo()
     ids = [
         "checks/check_cloud_run.py::check_run_job_ready[gate]",
         "checks/check_apis.py::check_api_enabled[run.googleapis.com]",
         "checks/check_scripts.py::check_script_exists[scripts/a.py]",
     ]
-    found = {(c.criterion.id, c.subject) for c in cases_of_nodeids(loaded, ids)}
+    found = {(c.criterion.id, c.subject) for c in cases_of_nodeids(loaded, ids, memo)}
     assert found == {("run_job_ready", "gate"), ("api_enabled", "run.googleapis.com")}
     # An id it cannot match one by one (pytest's suffix for a duplicate id): the criterion's
     # every case, a read too many rather than one missing.
-    every = {(c.criterion.id, c.subject) for c in cases_for("run_job_ready", loaded)}
-    found = {(c.criterion.id, c.subject) for c in cases_of_nodeids(loaded, [ids[0] + "x", ids[0]])}
+    every = {(c.criterion.id, c.subject) for c in cases_for("run_job_ready", loaded, memo)}
+    found = {(c.criterion.id, c.subject) for c in cases_of_nodeids(loaded, [ids[0] + "x", ids[0]], memo)}
     assert found == every

@@ -19,7 +19,6 @@ __all__ = [
     "ApiCallError",
     "api_call",
     "attempts_made",
-    "call",
     "denied_permission",
     "describe",
     "note_attempts",
@@ -149,11 +148,6 @@ def api_call(api: str, who: str = "") -> Iterator[None]:
         ValueError,
     ) as exc:
         raise ApiCallError(describe(api, exc, who=who)) from None
-
-
-def call(api: str, fn: Callable[[], T]) -> T:
-    with api_call(api):
-        return fn()
 
 
 def remember(load: Callable[[], T]) -> T | str:

@@ -19,7 +19,7 @@ from checks.gcp.credentials import CredentialsError, resolve_identity
 from checks.gcp.prefetch import Prefetch, start_prefetch
 from checks.gcp.scratch import ScratchNames
 from readiness.cases import Case
-from readiness.stash import loaded_manifest
+from readiness.stash import loaded_manifest, run_start
 
 __all__ = ["google", "scratch", "selected_cases"]
 
@@ -72,6 +72,4 @@ def google(request: pytest.FixtureRequest) -> GoogleAccess:
 @pytest.fixture(scope="session")
 def scratch(request: pytest.FixtureRequest) -> ScratchNames:
     """Names for the objects this run may create: unmistakable prefix plus the run id."""
-    results = request.config.pluginmanager.get_plugin("readiness-results")
-    run_id = str(getattr(results, "run_id", "") or "norun")
-    return ScratchNames(run_id)
+    return ScratchNames(run_start(request.config).run_id)

@@ -36,7 +36,7 @@ from checks.gcp.selection import cases_of_nodeids
 from readiness.cases import Case, cases_for
 from readiness.criteria import CRITERIA
 from readiness.manifest import LoadedManifest
-from readiness.stash import loaded_manifest
+from readiness.stash import loaded_manifest, run_memo
 
 __all__ = ["Handover", "start_handover"]
 
@@ -62,7 +62,9 @@ def start_handover(config: pytest.Config) -> Handover | None:
     # The credentials, then at most four requests per case (a dataset's get and queries, a
     # job's get and execution), each within the deadline: a bound on a hung controller.
     cases = sum(
-        len(cases_for(cid, loaded_manifest(config))) for cid in CRITERIA if CRITERIA[cid].subject.google
+        len(cases_for(cid, loaded_manifest(config), run_memo(config)))
+        for cid in CRITERIA
+        if CRITERIA[cid].subject.google
     )
     return Handover(path, float(gcp.timeout_seconds) * (4 * cases + 2))
 
@@ -105,7 +107,7 @@ def pytest_xdist_node_collection_finished(node: Any, ids: list[str]) -> None:
     loaded = loaded_manifest(node.config)
     handover.thread = threading.Thread(
         target=_read_and_publish,
-        args=(loaded, cases_of_nodeids(loaded, ids), handover.path),
+        args=(loaded, cases_of_nodeids(loaded, ids, run_memo(node.config)), handover.path),
         name="readiness-handover",
         daemon=True,
     )

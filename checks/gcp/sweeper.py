@@ -30,7 +30,7 @@ from checks.gcp.credentials import CredentialsError, resolve_identity
 from checks.gcp.errors import ApiCallError, api_call
 from checks.gcp.scratch import SCRATCH_PREFIX, SCRATCH_TTL, ScratchNames, proven_scratch
 from readiness.manifest import Manifest
-from readiness.stash import SWEEP_KEY, loaded_manifest
+from readiness.stash import SWEEP_KEY, loaded_manifest, run_start
 from readiness.textsafe import visible
 
 __all__ = ["SWEEPER_KEY", "Fate", "ScratchSweeper", "SweepResult", "fate", "sweep"]
@@ -237,16 +237,20 @@ class ScratchSweeper:
         gcp = manifest.gcp
         if gcp is None:
             return SweepResult(error="the manifest has no [gcp] section")
-        results = self.config.pluginmanager.get_plugin("readiness-results")
-        run_id = str(getattr(results, "run_id", "") or "norun")
-        started = getattr(results, "started", None) or dt.datetime.now(dt.UTC)
+        start = run_start(self.config)
         endpoints = endpoints_for(gcp)
         try:
             identity = resolve_identity(gcp.impersonate, endpoints.iamcredentials, gcp.timeout_seconds)
         except CredentialsError as exc:
             return SweepResult(error=str(exc))
         datasets, buckets = _targets(manifest, gcp.project)
-        return sweep(GoogleAccess(gcp, identity, endpoints), datasets, buckets, ScratchNames(run_id), started)
+        return sweep(
+            GoogleAccess(gcp, identity, endpoints),
+            datasets,
+            buckets,
+            ScratchNames(start.run_id),
+            start.started,
+        )
 
     def pytest_terminal_summary(self, terminalreporter: Any) -> None:
         result = self.result

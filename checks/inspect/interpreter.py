@@ -5,8 +5,9 @@ PYTHONPATH, no user site, no current folder, so nothing of the audited repositor
 sys.path; the repository's own modules are found from the file tree instead (python_source).
 Modules are located without importing anything: top-level names through find_spec (which
 imports no package), submodules through PathFinder over the package's folders, so no
-`__init__.py` runs. One probe per interpreter answers every question, cached, so a 200-script
-inventory costs one subprocess.
+`__init__.py` runs. One probe per interpreter answers every question, so a 200-script
+inventory costs one subprocess: the callers keep each answer for the run (readiness.memo), not
+this module, since an interpreter's packages may change between two runs of one process.
 """
 
 from __future__ import annotations
@@ -14,7 +15,6 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from functools import cache
 
 __all__ = [
     "InterpreterError",
@@ -167,7 +167,6 @@ def _run(exe: str, program: str, payload: str, timeout: float = 60) -> str:
     return proc.stdout
 
 
-@cache
 def probe(
     python: str | None, modules: tuple[str, ...], dists: tuple[str, ...]
 ) -> tuple[dict[str, bool], dict[str, str | None]]:
@@ -177,14 +176,12 @@ def probe(
     return dict(found), dict(versions)
 
 
-@cache
 def probe_imports(python: str, needs: tuple[tuple[str, str], ...]) -> dict[str, bool]:
     """`module[.name]` -> importable, for (module, from-name) pairs, without importing anything."""
     answer = json.loads(_run(python, _IMPORTS_PROBE, json.dumps([list(n) for n in needs])))
     return dict(answer["found"])
 
 
-@cache
 def compile_sources(
     python: str, sources: tuple[tuple[str, str], ...]
 ) -> dict[str, tuple[int | None, str] | None]:
@@ -206,7 +203,6 @@ print(json.dumps(locations[0] if locations else None))
 """
 
 
-@cache
 def package_folder(python: str, package: str) -> str | None:
     """Where a top-level package of `python` lives (found, not imported), or None."""
     try:
@@ -256,7 +252,6 @@ print(json.dumps(out))
 """
 
 
-@cache
 def import_distributions(python: str, dotted: tuple[str, ...]) -> dict[str, list[str]]:
     """Dotted import -> the distributions of `python` that provide it (found, not imported)."""
     try:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import ast
-import functools
 import posixpath
 import sys
 from dataclasses import dataclass, field
@@ -15,6 +14,7 @@ __all__ = [
     "ImportNeed",
     "PathAddition",
     "PythonSource",
+    "installed_projects",
     "is_local_import",
     "local_module_file",
     "local_modules",
@@ -325,6 +325,7 @@ def local_roots(
     script: str,
     python_path: tuple[str, ...] = (),
     additions: tuple[PathAddition, ...] = (),
+    projects: tuple[Path, ...] | None = None,
 ) -> list[Path]:
     """Folders the pipeline's sys.path gives the repository's own code, for one script.
 
@@ -332,12 +333,15 @@ def local_roots(
     and every project the repo installs itself (`pip install -e .`, a pyproject.toml or
     setup.py in a subfolder) add theirs; so do the runtime's PYTHONPATH (the manifest's
     `python_path`) and the script's own sys.path.append.
+
+    `projects`: `installed_projects(root)` as the caller keeps it for the run (every script of a
+    200-script inventory asks); walked here when not given.
     """
     script_dir = (root / script).parent
     found: list[Path] = [script_dir, root, *(root / p for p in python_path)]
     for add in additions:
         found.append((script_dir if add.base == "script" else root) / add.rel)
-    for project in _installed_projects(root):
+    for project in installed_projects(root) if projects is None else projects:
         found.extend((project, project / "src"))
     found.append(root / "src")
     resolved_root = root.resolve()
@@ -353,10 +357,8 @@ def local_roots(
     return result
 
 
-@functools.cache
-def _installed_projects(root: Path) -> tuple[Path, ...]:
-    """Folders holding a project the repo installs itself; walked once per root and process
-    (every script of a 200-script inventory asks)."""
+def installed_projects(root: Path) -> tuple[Path, ...]:
+    """Folders holding a project the repo installs itself (a pyproject.toml or setup.py)."""
     projects: list[Path] = []
     stack = [(root, 0)]
     while stack:
@@ -407,10 +409,11 @@ def is_local_import(need: ImportNeed, roots: list[Path]) -> bool:
     return False
 
 
-def local_modules(root: Path, script: str) -> set[str]:
-    """Top-level names importable from the repo itself (for the inventory's dependency column)."""
+def local_modules(root: Path, script: str, projects: tuple[Path, ...] | None = None) -> set[str]:
+    """Top-level names importable from the repo itself (for the inventory's dependency column);
+    `projects` as for local_roots."""
     names: set[str] = set()
-    for folder in local_roots(root, script):
+    for folder in local_roots(root, script, projects=projects):
         try:
             children = list(folder.iterdir())
         except OSError:

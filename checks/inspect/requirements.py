@@ -20,7 +20,6 @@ import subprocess
 import sys
 import tomllib
 from dataclasses import dataclass, field
-from functools import cache
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -86,7 +85,6 @@ def redact_url_credentials(text: str) -> str:
     return _URL_CREDENTIALS.sub("***@", text)
 
 
-@cache
 def python_version_of(python: str | None) -> str:
     """The full version of the interpreter that will install the requirements (markers depend on
     it); ours when none is named or it cannot answer (its own check reports that)."""

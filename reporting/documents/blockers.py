@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from readiness.priorities import PRIORITY_MEANING, SLA, Priority
 from reporting.audit import Audit
-from reporting.documents import operations as ops_doc
+from reporting.documents import history_sections
 from reporting.documents.leftovers import leftover_lines
 from reporting.documents.markdown import cell, dated, header, table
 from reporting.root_causes import RootCause
@@ -66,17 +66,17 @@ def render(audit: Audit) -> str:
         "",
         "## Recurring activities (missed runs and reviews)",
         "",
-        *ops_doc.activity_lines(audit),
+        *history_sections.activity_lines(audit),
         "",
-        ops_doc.history_line(audit),
+        history_sections.history_line(audit),
         "",
         "## Resolution cadence (SLA dashboard)",
         "",
-        ops_doc.cadence_table(audit),
+        history_sections.cadence_table(audit),
         "",
         "## Changes since the last run",
         "",
-        *ops_doc.diff_lines(audit),
+        *history_sections.diff_lines(audit),
         "",
     ]
     for p in Priority:
@@ -106,11 +106,11 @@ def render(audit: Audit) -> str:
                         ["Workaround", info.get("workaround", "")],
                         ["Recommended action", info.get("action", "")],
                         ["Owner", b.owner or "unassigned"],
-                        *ops_doc.blocker_rows(audit, b),
+                        *history_sections.blocker_rows(audit, b),
                         ["Case", b.nodeid],
                     ],
                 ),
                 "",
             ]
-    parts += ["## Waivers (accepted risk)", "", *ops_doc.waiver_sections(audit), ""]
+    parts += ["## Waivers (accepted risk)", "", *history_sections.waiver_sections(audit), ""]
     return "\n".join(parts)

@@ -62,9 +62,8 @@ def table(headers: Sequence[str], rows: Sequence[Sequence[Any]]) -> str:
     parsing (tests/test_markdown_table.py holds the two to the same output).
 
     Written here rather than by tabulate because tabulate infers a type and strips ANSI codes
-    cell by cell: 0.17 s per 5,000-row table, and the documents have several such tables when a
-    manifest is large (bench/: half of the results plugin's cost on 5,000 cases). Our cells are
-    text already, so only the padding is left to do.
+    cell by cell, and the documents have several tables of one row per case when a manifest is
+    large. Our cells are text already, so only the padding is left to do.
     """
     if not rows:
         return "_None._"

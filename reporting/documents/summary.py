@@ -13,7 +13,7 @@ from readiness.priorities import Priority
 from readiness.records import CaseRecord
 from reporting.audit import Audit
 from reporting.documents import blockers as blockers_doc
-from reporting.documents import operations as ops_doc
+from reporting.documents import history_sections
 from reporting.documents.leftovers import leftover_lines
 from reporting.documents.markdown import cell, dated, header, table
 from reporting.inventory import undeclared_line
@@ -139,27 +139,27 @@ def render(audit: Audit) -> str:
         "",
         "## Operations",
         "",
-        ops_doc.history_line(audit),
+        history_sections.history_line(audit),
         "",
         "### Recurring activities",
         "",
-        *ops_doc.activity_lines(audit),
+        *history_sections.activity_lines(audit),
         "",
         "### Resolution cadence",
         "",
-        ops_doc.cadence_table(audit),
+        history_sections.cadence_table(audit),
         "",
         "### Since the last run",
         "",
-        *ops_doc.diff_lines(audit, limit=_MAX_LISTED),
+        *history_sections.diff_lines(audit, limit=_MAX_LISTED),
         "",
         "### Waivers",
         "",
-        *ops_doc.waiver_sections(audit, brief=True),
+        *history_sections.waiver_sections(audit, brief=True),
         "",
         "### Trend",
         "",
-        *ops_doc.trend_image(audit),
+        *history_sections.trend_image(audit),
         "",
     ]
     return "\n".join(parts)
