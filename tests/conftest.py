@@ -225,3 +225,12 @@ def run_shared(
 def target(tmp_path: Path) -> TargetRepo:
     return TargetRepo(tmp_path / "target")
 
+
+@pytest.fixture(scope="session")
+def example_sandbox_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The example's `pytest --sandbox` runs (serial, recording its exchanges; and `-n 2`),
+    read by test_sandbox.py and test_google_shapes.py."""
+    from sandbox_support import example_runs
+
+    return example_runs(tmp_path_factory)
+
