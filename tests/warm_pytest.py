@@ -157,15 +157,16 @@ def run_captured(
     cwd: str | os.PathLike[str],
     env: Mapping[str, str],
     timeout: float | None,
+    errors: str = "strict",
 ) -> tuple[int, str, str]:
-    """run_pytest with stdout and stderr read back as text."""
+    """run_pytest with stdout and stderr read back as text (`errors` as subprocess.run's)."""
     with tempfile.TemporaryFile() as out, tempfile.TemporaryFile() as err:
         code = run_pytest(args, cwd=cwd, env=env, stdout=out, stderr=err, timeout=timeout)
         out.seek(0)
         err.seek(0)
-        return code, _text(out.read()), _text(err.read())
+        return code, _text(out.read(), errors), _text(err.read(), errors)
 
 
-def _text(data: bytes) -> str:
+def _text(data: bytes, errors: str) -> str:
     """As subprocess.run(text=True) decodes: the locale's encoding, universal newlines."""
-    return data.decode().replace("\r\n", "\n").replace("\r", "\n")
+    return data.decode(errors=errors).replace("\r\n", "\n").replace("\r", "\n")
