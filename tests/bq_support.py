@@ -1,8 +1,8 @@
 """Helpers for the BigQuery tests: seeding the emulator, and suite runs a whole module shares.
 
-Each suite run is a fresh interpreter (about 4 s of imports before the first check), so the
-BigQuery tests put many scenarios into one manifest, run it once per module, and let several
-tests read the same results; the seeding client goes straight to the emulator (not counted).
+Each suite run is its own process (forked from a warm interpreter, warm_pytest.py, it still
+collects, reads the world and writes every document), so the BigQuery tests put many scenarios
+into one manifest, run it once per module, and let several tests read the same results; the seeding client goes straight to the emulator (not counted).
 """
 
 from __future__ import annotations

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import subprocess
@@ -14,6 +15,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import warm_pytest
+from _pytest.pathlib import make_numbered_dir
 
 pytest_plugins = ["pytester"]
 
@@ -130,7 +133,8 @@ class AuditRun(Documents):
 def run_suite(pytester: pytest.Pytester, manifest: Path, *args: str, out: str = "out") -> AuditRun:
     """Run the real readiness suite (this repository's checks and plugins) on a manifest."""
     out_dir = pytester.path / out
-    result = pytester.runpytest_subprocess(
+    result = _runpytest_subprocess(
+        pytester,
         "-c",
         str(REPO / "pytest.ini"),
         "--rootdir",
@@ -148,6 +152,34 @@ def run_suite(pytester: pytest.Pytester, manifest: Path, *args: str, out: str = 
         timeout=900,
     )
     return AuditRun(result, out_dir)
+
+
+def _runpytest_subprocess(pytester: pytest.Pytester, *args: str, timeout: float) -> pytest.RunResult:
+    """pytester.runpytest_subprocess, the run forked from a warm interpreter (warm_pytest)."""
+    basetemp = make_numbered_dir(root=pytester.path, prefix="runpytest-", mode=0o700)
+    args = (f"--basetemp={basetemp}", *args)
+    print("running:", sys.executable, "-mpytest", *args)
+    print("     in:", Path.cwd())
+    env = os.environ.copy()
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [os.getcwd(), env.get("PYTHONPATH", "")]))
+    stdout, stderr = pytester.path / "stdout", pytester.path / "stderr"
+    start = time.monotonic()
+    with stdout.open("w", encoding="utf8") as out, stderr.open("w", encoding="utf8") as err:
+        try:
+            ret = warm_pytest.run_pytest(
+                args, cwd=Path.cwd(), env=env, stdout=out, stderr=err, timeout=timeout
+            )
+        except subprocess.TimeoutExpired:
+            raise pytester.TimeoutExpired(f"{timeout} second timeout expired running: {args}") from None
+    lines = {}
+    for name, path in (("out", stdout), ("err", stderr)):
+        lines[name] = path.read_text(encoding="utf8").splitlines()
+        for line in lines[name]:
+            print(line, file=sys.stdout if name == "out" else sys.stderr)
+    code: int | pytest.ExitCode = ret
+    with contextlib.suppress(ValueError):
+        code = pytest.ExitCode(ret)
+    return pytest.RunResult(code, lines["out"], lines["err"], time.monotonic() - start)
 
 
 #: Host variables a suite run must not inherit: pytest options meant for our own run, and any
@@ -168,8 +200,8 @@ def run_shared(
     `env` goes over ours, `prefix` runs the suite under another command (e.g. setpriv)."""
     workdir.mkdir(parents=True, exist_ok=True)
     out_dir = workdir / out
-    cmd = [
-        *prefix, sys.executable, "-m", "pytest", f"--basetemp={workdir / 'basetemp'}",
+    pytest_args = [
+        f"--basetemp={workdir / 'basetemp'}",
         "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO), str(REPO / "checks"),
         "--manifest", str(manifest), "--readiness-out", str(out_dir),
         "--readiness-now", "2026-11-22T06:00:00", *args,
@@ -177,13 +209,60 @@ def run_shared(
     full_env = {k: v for k, v in os.environ.items() if k not in _NOT_INHERITED}
     full_env.update(env or {}, PY_COLORS="0")
     start = time.monotonic()
-    proc = subprocess.run(cmd, cwd=workdir, env=full_env, capture_output=True, text=True, timeout=timeout)
-    result = pytest.RunResult(
-        proc.returncode, proc.stdout.splitlines(), proc.stderr.splitlines(), time.monotonic() - start
-    )
+    if prefix:  # another command runs the suite: a fresh interpreter under it
+        cmd = [*prefix, sys.executable, "-m", "pytest", *pytest_args]
+        proc = subprocess.run(cmd, cwd=workdir, env=full_env, capture_output=True, text=True, timeout=timeout)
+        ret, stdout, stderr = proc.returncode, proc.stdout, proc.stderr
+    else:
+        ret, stdout, stderr = warm_pytest.run_captured(
+            pytest_args, cwd=workdir, env=full_env, timeout=timeout
+        )
+    result = pytest.RunResult(ret, stdout.splitlines(), stderr.splitlines(), time.monotonic() - start)
     return AuditRun(result, out_dir)
 
 
 @pytest.fixture
 def target(tmp_path: Path) -> TargetRepo:
     return TargetRepo(tmp_path / "target")
+
+
+@pytest.fixture(scope="session")
+def example_sandbox_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """The example's `pytest --sandbox` runs (serial, recording its exchanges; and `-n 2`),
+    read by test_sandbox.py and test_google_shapes.py."""
+    from sandbox_support import example_runs
+
+    return example_runs(tmp_path_factory)
+
+
+_TESTS = Path(__file__).resolve().parent
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Under `-n 2 --dist loadgroup`, keep the tests that share an expensive fixture on one worker.
+
+    A module- or class-scoped fixture of ours (usually a world and a suite run) is set up once per
+    worker that runs one of its tests, so its tests go together (group: the fixture's module); a
+    session-scoped one of ours may serve several modules, so all its tests go together (group:
+    the fixture). Every other test is scheduled on its own, wherever a worker is free."""
+    for item in items:
+        info = getattr(item, "_fixtureinfo", None)
+        if info is None:
+            continue
+        shared: list[str] = []
+        for name in info.names_closure:
+            for fixturedef in info.name2fixturedefs.get(name, ())[-1:]:
+                if fixturedef.scope == "function" or not _ours(fixturedef.func):
+                    continue
+                if fixturedef.scope == "session":
+                    shared.insert(0, f"session-{name}")
+                else:
+                    shared.append(item.path.name)
+        if shared:
+            item.add_marker(pytest.mark.xdist_group(shared[0]))
+
+
+def _ours(func: Any) -> bool:
+    code = getattr(getattr(func, "__wrapped__", func), "__code__", None)
+    return code is not None and Path(code.co_filename).resolve().parent == _TESTS

@@ -15,8 +15,7 @@ from __future__ import annotations
 
 import os
 import re
-import subprocess
-import sys
+import threading
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from pathlib import Path
 from typing import Final
 
 import pytest
+import warm_pytest
 from bq_support import write_manifest
 from gcp_support import outcome, started_world
 
@@ -209,7 +209,9 @@ def seed(world: World, kind: str) -> None:
 
 @dataclass
 class Launched:
-    proc: subprocess.Popen[str]
+    thread: threading.Thread
+    #: What the run gave: (exit code, stdout, stderr), or the exception it raised.
+    outcome: list[tuple[int, str, str] | BaseException]
     out_dir: Path
     started: float
 
@@ -218,8 +220,8 @@ def launch(work: Path, world: World, manifest_body: str, *args: str) -> Launched
     """Start the real suite in a subprocess (like bq_support.run_shared, without waiting)."""
     manifest = write_manifest(work, manifest_body)
     out_dir = work / "out"
-    cmd = [
-        sys.executable, "-m", "pytest", f"--basetemp={work / 'basetemp'}",
+    pytest_args = [
+        f"--basetemp={work / 'basetemp'}",
         "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO), str(REPO / "checks"),
         "--manifest", str(manifest), "--readiness-out", str(out_dir),
         "--readiness-now", "2026-11-22T06:00:00", *args,
@@ -227,15 +229,27 @@ def launch(work: Path, world: World, manifest_body: str, *args: str) -> Launched
     drop = {"PYTEST_ADDOPTS", "GOOGLE_APPLICATION_CREDENTIALS", "READINESS_ENDPOINTS"}
     env = {k: v for k, v in os.environ.items() if k not in drop}
     env.update(world.env(), PY_COLORS="0")
-    proc = subprocess.Popen(cmd, cwd=work, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    return Launched(proc, out_dir, time.monotonic())
+    outcome: list[tuple[int, str, str] | BaseException] = []
+
+    def run() -> None:
+        try:
+            outcome.append(warm_pytest.run_captured(pytest_args, cwd=work, env=env, timeout=300))
+        except BaseException as exc:  # handed to finish(), in the test's thread
+            outcome.append(exc)
+
+    thread = threading.Thread(target=run, daemon=True)
+    thread.start()
+    return Launched(thread, outcome, out_dir, time.monotonic())
 
 
 def finish(launched: Launched) -> AuditRun:
-    stdout, stderr = launched.proc.communicate(timeout=300)
+    launched.thread.join()
+    (value,) = launched.outcome
+    if isinstance(value, BaseException):
+        raise value
+    code, stdout, stderr = value
     took = time.monotonic() - launched.started
-    result = pytest.RunResult(launched.proc.returncode, stdout.splitlines(), stderr.splitlines(), took)
-    return AuditRun(result, launched.out_dir)
+    return AuditRun(pytest.RunResult(code, stdout.splitlines(), stderr.splitlines(), took), launched.out_dir)
 
 
 @dataclass

@@ -12,13 +12,13 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import shutil
-import subprocess
-import sys
 import tempfile
 from pathlib import Path
 from typing import Any
 
+import warm_pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -186,27 +186,23 @@ def test_any_generated_repository_gives_a_documented_outcome(repo: tuple[str, di
         manifest = target / "readiness.toml"
         manifest.write_bytes(manifest_text.encode("utf-8", "surrogatepass"))
         out = work / "out"
-        command = [
-            sys.executable, "-m", "pytest", "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
+        pytest_args = [
+            "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
             str(REPO / "checks"), "--manifest", str(manifest), "--readiness-out", str(out),
             "--readiness-now", "2026-11-22T06:00:00", "-p", "no:cacheprovider",
         ]  # fmt: skip
-        proc = subprocess.run(
-            command,
-            cwd=work,
-            capture_output=True,
-            text=True,
-            errors="replace",
-            timeout=180,
+        # `python -m pytest`, forked from the warm interpreter (warm_pytest.py).
+        returncode, stdout, stderr = warm_pytest.run_captured(
+            pytest_args, cwd=work, env=os.environ, timeout=180, errors="replace"
         )
-        output = proc.stdout + proc.stderr
-        assert proc.returncode in DOCUMENTED_EXITS, output[-3000:]
+        output = stdout + stderr
+        assert returncode in DOCUMENTED_EXITS, output[-3000:]
         assert "Traceback" not in output and "INTERNALERROR" not in output, output[-3000:]
-        if proc.returncode == 4:
-            assert len([line for line in proc.stderr.splitlines() if line.strip()]) <= 1, proc.stderr
+        if returncode == 4:
+            assert len([line for line in stderr.splitlines() if line.strip()]) <= 1, stderr
             assert not out.exists()
             return
-        if proc.returncode == 5:  # nothing selected: no verdict, and no documents claiming one
+        if returncode == 5:  # nothing selected: no verdict, and no documents claiming one
             assert "no verdict, no documents written" in output, output[-3000:]
             assert not out.exists()
             return

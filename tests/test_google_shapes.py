@@ -1,7 +1,7 @@
 """Every response the sandbox gives, checked against Google's own API references (issue 14).
 
-A full `pytest --sandbox` run of the example records each exchange of every local server
-(READINESS_SANDBOX_RECORD); tests/discovery_validator.py checks each body against the method's
+The serial `pytest --sandbox` run of the example (sandbox_support.py, shared with
+test_sandbox.py) records each exchange of every local server (READINESS_SANDBOX_RECORD); tests/discovery_validator.py checks each body against the method's
 response schema in the discovery documents of google-api-python-client (Cloud Quotas: its
 protobuf types). A negative control proves the validator flags broken bodies.
 """
@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import copy
 import os
-import subprocess
-import sys
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -20,33 +18,21 @@ import pytest
 import requests
 from discovery_validator import check_exchange, read_records, validate
 from gcp_support import PROJECT, started_world
+from sandbox_support import SandboxRun
 
-from conftest import REPO
 from sandbox.fakes import RunCondition, RunJob
 from sandbox.fakes.http import RECORD_ENV
 from sandbox.world import World
 
 pytestmark = pytest.mark.emulator
 
-RUN_TIMEOUT = 300.0
-
 
 @pytest.fixture(scope="module")
-def sandbox_records(tmp_path_factory: pytest.TempPathFactory) -> list[dict[str, Any]]:
-    base = tmp_path_factory.mktemp("shapes")
-    record = base / "exchanges.jsonl"
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("READINESS_", "PYTEST_"))}
-    env.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
-    env.update(TMPDIR=str(base), **{RECORD_ENV: str(record)})
-    (base / "tmp").mkdir()
-    env["TMPDIR"] = str(base / "tmp")
-    command = [
-        sys.executable, "-m", "pytest", "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
-        str(REPO / "checks"), "--sandbox", "--readiness-out", str(base / "out"),
-    ]  # fmt: skip
-    proc = subprocess.run(command, cwd=base, env=env, capture_output=True, text=True, timeout=RUN_TIMEOUT)
-    assert proc.returncode in (0, 1), proc.stdout[-3000:] + proc.stderr[-3000:]
-    return read_records(record)
+def sandbox_records(example_sandbox_runs: dict[str, SandboxRun]) -> list[dict[str, Any]]:
+    run = example_sandbox_runs["serial"]
+    assert run.returncode in (0, 1), run.output[-3000:]
+    assert run.record is not None
+    return read_records(run.record)
 
 
 @pytest.fixture(scope="module")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -11,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import warm_pytest
 
 from bench.generate import SIZES, generate
 from conftest import REPO, TargetRepo
@@ -29,13 +31,13 @@ def _init(root: Path, out: Path, *args: str) -> int:
 def _script_failures(workdir: Path, manifest: Path, root: Path) -> set[tuple[str, str]]:
     """(criterion, subject) of every script case that failed or errored in a scripts-only audit."""
     out = workdir / f"out-{manifest.stem}"
-    subprocess.run(
+    warm_pytest.run_captured(  # `python -m pytest`, forked from the warm interpreter
         [
-            sys.executable, "-m", "pytest", "-q", "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
+            "-q", "-c", str(REPO / "pytest.ini"), "--rootdir", str(REPO),
             *(str(REPO / c) for c in SCRIPT_CHECKS), "--manifest", str(manifest), "--target-root", str(root),
             "--readiness-out", str(out), "--readiness-now", "2026-11-22T06:00:00",
         ],
-        cwd=workdir, capture_output=True, text=True, timeout=600, check=False,
+        cwd=workdir, env=os.environ, timeout=600,
     )  # fmt: skip
     files = sorted(out.glob("READINESS_RESULTS_*.json"))
     assert files, f"no results in {out}"

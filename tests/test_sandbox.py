@@ -1,112 +1,39 @@
 """`pytest --sandbox` end to end: the example pipeline audited against the local Google Cloud.
 
-The two full runs (serial and `-n 2`) start together, once per module, each in its own
-subprocess with the repository's pytest.ini; every test reads what they wrote. Each run gets
-its own TMPDIR, so the world's folder, and therefore every server process it started (found
-by command line or working directory), can be told apart from other runs on the machine.
+The two full runs (serial and `-n 2`, sandbox_support.py) start together, once per session,
+each in its own subprocess with the repository's pytest.ini; most tests read what they wrote.
 """
 
 from __future__ import annotations
 
-import os
 import re
 import signal
 import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-
-from conftest import REPO, Documents
+from sandbox_support import (
+    RUN_TIMEOUT,
+    SandboxRun,
+    finish_run,
+    processes_under,
+    sandbox_env,
+    start_run,
+    suite_command,
+)
 
 pytestmark = pytest.mark.emulator
 
-RUN_TIMEOUT = 240.0
 #: Printed by sandbox.plugin once the world is started and seeded.
 WORLD_READY = re.compile(r"sandbox: local Google Cloud for project (\S+) in (\S+) ")
 
 
-def _command(out_dir: Path, *args: str) -> list[str]:
-    return [
-        sys.executable, "-m", "pytest",
-        "-c", str(REPO / "pytest.ini"),
-        "--rootdir", str(REPO),
-        str(REPO / "checks"),
-        "--sandbox",
-        "--readiness-out", str(out_dir),
-        *args,
-    ]  # fmt: skip
-
-
-def _env(tmp: Path) -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("READINESS_", "PYTEST_"))}
-    env.pop("GOOGLE_APPLICATION_CREDENTIALS", None)
-    env["TMPDIR"] = str(tmp)
-    env["PYTHONUNBUFFERED"] = "1"
-    return env
-
-
-def processes_under(folder: Path) -> list[str]:
-    """Live processes whose command line or working directory lies inside folder."""
-    found: list[str] = []
-    for proc in Path("/proc").iterdir():
-        if not proc.name.isdigit() or int(proc.name) == os.getpid():
-            continue
-        try:
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
-            cwd = os.readlink(proc / "cwd")
-        except OSError:  # gone meanwhile, or not ours to inspect
-            continue
-        if str(folder) in cmdline or cwd.startswith(str(folder)):
-            found.append(f"{proc.name}: {cmdline.strip()[:160]} (cwd {cwd})")
-    return found
-
-
-@dataclass
-class SandboxRun(Documents):
-    out_dir: Path
-    tmp: Path
-    returncode: int
-    output: str
-    seconds: float
-
-
-def _start(base: Path, *args: str) -> tuple[subprocess.Popen[str], Path, Path, float]:
-    tmp, out_dir = base / "tmp", base / "out"
-    tmp.mkdir(parents=True)
-    proc = subprocess.Popen(
-        _command(out_dir, *args),
-        cwd=base,
-        env=_env(tmp),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-        text=True,
-    )
-    return proc, tmp, out_dir, time.monotonic()
-
-
-def _finish(started: tuple[subprocess.Popen[str], Path, Path, float]) -> SandboxRun:
-    proc, tmp, out_dir, began = started
-    try:
-        output, _ = proc.communicate(timeout=RUN_TIMEOUT)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-        output, _ = proc.communicate()
-        pytest.fail(f"pytest --sandbox did not finish in {RUN_TIMEOUT:.0f} s:\n{output[-3000:]}")
-    return SandboxRun(out_dir, tmp, proc.returncode, output, time.monotonic() - began)
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, SandboxRun]:
-    # Started together: each spends much of its time waiting on local servers, so running
-    # them side by side keeps this module's wall time near that of one run.
-    serial = _start(tmp_path_factory.mktemp("serial"))
-    parallel = _start(tmp_path_factory.mktemp("xdist"), "-n", "2")
-    return {"serial": _finish(serial), "xdist": _finish(parallel)}
+def runs(example_sandbox_runs: dict[str, SandboxRun]) -> dict[str, SandboxRun]:
+    return example_sandbox_runs
 
 
 @pytest.fixture(scope="module")
@@ -292,7 +219,7 @@ def interrupted(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[str], Path, P
     manifest = tmp_path / "target" / "readiness.toml"
     manifest.parent.mkdir()
     manifest.write_text(REHEARSAL)
-    proc, tmp, out_dir, _ = _start(tmp_path / "run", "--manifest", str(manifest), "-v")
+    proc, tmp, out_dir, _, _ = start_run(tmp_path / "run", "--manifest", str(manifest), "-v")
     lines: list[str] = []
     # A reader thread: readline on the pipe would otherwise block past any deadline.
     reader = threading.Thread(target=lambda: lines.extend(iter(proc.stdout.readline, "")), daemon=True)  # type: ignore[union-attr]
@@ -345,9 +272,9 @@ def test_emulator_that_cannot_start_is_one_line_and_a_usage_error(tmp_path: Path
     server.chmod(0o755)
     tmp = tmp_path / "tmp"
     tmp.mkdir()
-    env = _env(tmp) | {"READINESS_EMULATOR_HOME": str(tmp_path / "emulators")}
+    env = sandbox_env(tmp) | {"READINESS_EMULATOR_HOME": str(tmp_path / "emulators")}
     proc = subprocess.run(
-        _command(tmp_path / "out"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
+        suite_command(tmp_path / "out"), cwd=tmp_path, env=env, capture_output=True, text=True, timeout=120
     )
     assert proc.returncode == 4, proc.stdout + proc.stderr  # pytest's usage error
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
@@ -435,7 +362,7 @@ def test_rehearsal_of_a_teams_own_manifest_is_a_healthy_world(tmp_path: Path) ->
     manifest = tmp_path / "target" / "readiness.toml"
     manifest.parent.mkdir()
     manifest.write_text(REHEARSAL)
-    finished = _finish(_start(tmp_path / "rehearsal", "--manifest", str(manifest)))
+    finished = finish_run(start_run(tmp_path / "rehearsal", "--manifest", str(manifest)))
     assert "seeded by the manifest (sandbox.seed)" in finished.output, finished.output[-3000:]
     cases = finished.json()["cases"]
     open_cases = [(c["criterion"], c["subject"], c["message"]) for c in cases if c["outcome"] != "passed"]
