@@ -32,7 +32,7 @@ typecheck:
 	$(BIN)/mypy --strict sandbox
 
 unit:
-	$(BIN)/pytest -c tests/pytest.ini tests -n 2 --dist loadgroup --durations=20
+	$(BIN)/pytest -c tests/pytest.ini tests -n 2 --dist loadfile --durations=20
 
 bench: install
 	$(BIN)/python -m bench

@@ -233,36 +233,3 @@ def example_sandbox_runs(tmp_path_factory: pytest.TempPathFactory) -> dict[str, 
     from sandbox_support import example_runs
 
     return example_runs(tmp_path_factory)
-
-
-_TESTS = Path(__file__).resolve().parent
-
-
-@pytest.hookimpl(tryfirst=True)
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Under `-n 2 --dist loadgroup`, keep the tests that share an expensive fixture on one worker.
-
-    A module- or class-scoped fixture of ours (usually a world and a suite run) is set up once per
-    worker that runs one of its tests, so its tests go together (group: the fixture's module); a
-    session-scoped one of ours may serve several modules, so all its tests go together (group:
-    the fixture). Every other test is scheduled on its own, wherever a worker is free."""
-    for item in items:
-        info = getattr(item, "_fixtureinfo", None)
-        if info is None:
-            continue
-        shared: list[str] = []
-        for name in info.names_closure:
-            for fixturedef in info.name2fixturedefs.get(name, ())[-1:]:
-                if fixturedef.scope == "function" or not _ours(fixturedef.func):
-                    continue
-                if fixturedef.scope == "session":
-                    shared.insert(0, f"session-{name}")
-                else:
-                    shared.append(item.path.name)
-        if shared:
-            item.add_marker(pytest.mark.xdist_group(shared[0]))
-
-
-def _ours(func: Any) -> bool:
-    code = getattr(getattr(func, "__wrapped__", func), "__code__", None)
-    return code is not None and Path(code.co_filename).resolve().parent == _TESTS
