@@ -16,7 +16,7 @@ import pytest
 from google.api_core import exceptions as api_exceptions
 
 from checks.check_iam import dataset_permissions
-from checks.findings import age_text, finding, unverified
+from checks.findings import absent, age_text, finding, unverified
 from checks.gcp.access import GoogleAccess
 from checks.gcp.bq_snapshot import (
     API,
@@ -72,7 +72,7 @@ def check_dataset_reachable(
     facts["principal"] = google.identity.principal
     info = bq.dataset(ref)
     if info.state is DatasetState.NOT_FOUND:
-        finding(f"{ref}: not found")
+        absent(facts, f"{ref}: not found")
     if info.state is DatasetState.DENIED and info.lacks:
         # IAM named what the identity lacks: that says nothing of the dataset itself.
         unverified(f"{ref}: cannot verify: {google.identity.principal} lacks {info.lacks}")
@@ -287,11 +287,11 @@ def check_source_fresh(case: Case, google: GoogleAccess, bq: BigQueryMetadata, f
     dataset_name, _, table_name = source.table.rpartition(".")
     snapshot = bq.snapshot(DatasetRef.parse(dataset_name, google.project))
     if snapshot.info.state is DatasetState.NOT_FOUND:
-        finding(f"{source.table}: dataset {snapshot.ref} not found")
+        absent(facts, f"{source.table}: dataset {snapshot.ref} not found")
     snapshot = bq.found(snapshot.ref)  # denied: unverified, reported by dataset_reachable
     table = snapshot.tables.get(table_name)
     if table is None:
-        finding(f"{source.table}: not found")
+        absent(facts, f"{source.table}: not found")
     facts["rows"] = table.rows
     facts["bytes"] = table.size_bytes
     facts["last_modified"] = _iso(table.modified)

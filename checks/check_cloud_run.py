@@ -9,7 +9,7 @@ from typing import Any, Final
 import pytest
 from google.api_core import exceptions as api_exceptions
 
-from checks.findings import finding, unverified
+from checks.findings import absent, finding, unverified
 from checks.gcp.access import GoogleAccess
 from checks.gcp.answers import Read
 from checks.gcp.enums import enum_name, is_known
@@ -86,14 +86,15 @@ def execution_read(job: Job, gcp: Gcp) -> Read:
     return Read(f"run.executions.latest {read.key}", fetch, chained=True)
 
 
-def _get_job(job: Job, google: GoogleAccess, *, missing_is_finding: bool) -> Any:
-    """The deployed job. Only run_job_ready reports absence as a finding; the other criteria
-    cannot be verified without the job and say so, so a missing job is one finding, not three."""
+def _get_job(job: Job, google: GoogleAccess, *, reports_absence: dict[str, Any] | None = None) -> Any:
+    """The deployed job. Only run_job_ready reports absence as a finding (`reports_absence`: its
+    facts, marked absent); the other criteria cannot be verified without the job and say so, so
+    a missing job is one finding, not three."""
     __tracebackhide__ = True
     answer = google.answer(job_read(job, google.gcp))
     if isinstance(answer, Refusal) and answer.not_found:
-        if missing_is_finding:
-            finding(f"{_where(job, google)}: job not found")
+        if reports_absence is not None:
+            absent(reports_absence, f"{_where(job, google)}: job not found")
         unverified(f"{_where(job, google)}: job not found (reported by run_job_ready)")
     if isinstance(answer, Refusal):
         # Lacking run.jobs.get (or the API disabled) says nothing about the job: unverified,
@@ -114,7 +115,7 @@ def _condition_text(condition: Any) -> str:
 @pytest.mark.criterion("run_job_ready")
 def check_run_job_ready(case: Case, google: GoogleAccess, facts: dict[str, Any]) -> None:
     job = _job(case)
-    found = _get_job(job, google, missing_is_finding=True)
+    found = _get_job(job, google, reports_absence=facts)
     facts["generation"] = found.generation
     facts["executions"] = found.execution_count
     condition = found.terminal_condition
@@ -144,7 +145,7 @@ def check_run_job_config(
     case: Case, google: GoogleAccess, manifest: LoadedManifest, facts: dict[str, Any]
 ) -> None:
     job = _job(case)
-    found = _get_job(job, google, missing_is_finding=False)
+    found = _get_job(job, google)
     task = found.template.template
     images = [c.image for c in task.containers]
     facts["images"] = images
@@ -198,7 +199,7 @@ def _image_vs_script(
 @pytest.mark.criterion("run_job_last_execution")
 def check_run_job_last_execution(case: Case, google: GoogleAccess, facts: dict[str, Any]) -> None:
     job = _job(case)
-    found = _get_job(job, google, missing_is_finding=False)
+    found = _get_job(job, google)
     latest = found.latest_created_execution
     if not latest.name:
         finding(f"{_where(job, google)}: never executed")

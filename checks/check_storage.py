@@ -11,7 +11,7 @@ from typing import Any, Final
 import pytest
 from google.api_core import exceptions as api_exceptions
 
-from checks.findings import age_text, finding, unverified
+from checks.findings import absent, age_text, finding, unverified
 from checks.gcp.access import GoogleAccess
 from checks.gcp.errors import api_call, denied_permission, describe, service_disabled
 from checks.gcp.scratch import ScratchNames, proven_scratch
@@ -31,17 +31,23 @@ def _bucket(case: Case) -> Bucket:
 
 
 @contextlib.contextmanager
-def _answers(subject: str, what: str, who: str = "") -> Iterator[None]:
+def _answers(
+    subject: str, what: str, who: str = "", reports_absence: dict[str, Any] | None = None
+) -> Iterator[None]:
     """NotFound and Forbidden are verified answers (findings); other failures leave it unverified.
 
     A 403 that names the permission the identity lacks, or a disabled API, says nothing about
-    the bucket: unverified, naming what is missing."""
+    the bucket: unverified, naming what is missing. `reports_absence`: the facts of the case
+    that reports a missing bucket as the bucket's absence (bucket_reachable)."""
     __tracebackhide__ = True
     with api_call(API, who):
         try:
             yield
         except api_exceptions.NotFound:
-            finding(f"{subject}: bucket not found ({what})")
+            message = f"{subject}: bucket not found ({what})"
+            if reports_absence is not None:
+                absent(reports_absence, message)
+            finding(message)
         except api_exceptions.Forbidden as exc:
             if denied_permission(exc) or service_disabled(exc):
                 unverified(f"{subject}: {describe(API, exc, who=who)}")
@@ -51,7 +57,8 @@ def _answers(subject: str, what: str, who: str = "") -> Iterator[None]:
 @pytest.mark.criterion("bucket_reachable")
 def check_bucket_reachable(case: Case, google: GoogleAccess, facts: dict[str, Any]) -> None:
     bucket = _bucket(case)
-    with _answers(bucket.subject, f"get bucket as {google.identity.principal}", google.identity.principal):
+    who = google.identity.principal
+    with _answers(bucket.subject, f"get bucket as {who}", who, facts):
         found = google.storage.get_bucket(bucket.name, retry=google.read_retry(API), timeout=google.timeout)
     facts["location"] = found.location
     facts["storage_class"] = found.storage_class

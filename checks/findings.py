@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import datetime as dt
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import pytest
 
+from readiness.statuses import ABSENT_FACT
 from readiness.unverified import CheckError
 
-__all__ = ["Unverified", "age_text", "finding", "unverified"]
+__all__ = ["Unverified", "absent", "age_text", "finding", "unverified"]
 
 
 # pytest.fail.Exception is pytest's public name for its failure type, which typing cannot see.
@@ -33,6 +34,13 @@ def finding(message: str) -> NoReturn:
     # Raised from an `except` block, the caught error would be printed above the finding.
     failure.__suppress_context__ = True
     raise failure
+
+
+def absent(facts: dict[str, Any], message: str) -> NoReturn:
+    """A finding that the item itself does not exist: its status is MISSING, not BLOCKED."""
+    __tracebackhide__ = True
+    facts[ABSENT_FACT] = True
+    finding(message)
 
 
 def unverified(message: str) -> NoReturn:

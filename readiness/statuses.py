@@ -14,7 +14,7 @@ from typing import Final
 from readiness.priorities import Priority
 from readiness.records import CaseRecord
 
-__all__ = ["CRITERION_STATUS", "STATUS_MEANING", "Status", "item_status", "status_text"]
+__all__ = ["ABSENT_FACT", "CRITERION_STATUS", "STATUS_MEANING", "Status", "item_status", "status_text"]
 
 
 class Status(StrEnum):
@@ -81,6 +81,17 @@ CRITERION_STATUS: Final[dict[str, Status]] = {
 
 _ORDER: Final = (Status.MISSING, Status.BLOCKED, Status.PARTIAL)
 
+#: Set in a case's facts when its check found the item itself absent (a dataset, bucket, table or
+#: job that does not exist): MISSING, whatever the criterion makes of other failures (a dataset
+#: that exists but refuses access is BLOCKED).
+ABSENT_FACT: Final = "absent"
+
+
+def _case_status(record: CaseRecord) -> Status:
+    if record.facts and record.facts.get(ABSENT_FACT) is True:
+        return Status.MISSING
+    return CRITERION_STATUS.get(record.criterion, Status.BLOCKED)
+
 
 def item_status(
     records: Iterable[CaseRecord], priority_of: dict[str, Priority] | None = None
@@ -96,7 +107,7 @@ def item_status(
     open_records = [r for r in records if r.outcome.is_open]
     if not open_records:
         return Status.READY, None
-    found = {CRITERION_STATUS.get(r.criterion, Status.BLOCKED) for r in open_records}
+    found = {_case_status(r) for r in open_records}
     status = next(s for s in _ORDER if s in found)
     effective = priority_of or {}
     priority = min((effective.get(r.nodeid, r.priority) for r in open_records), key=lambda p: p.rank)

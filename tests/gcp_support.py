@@ -101,5 +101,15 @@ def facts(run: AuditRun, criterion: str, subject: str) -> dict[str, Any]:
     return dict(run.case(criterion, subject)["facts"])
 
 
+def infrastructure_status(run: AuditRun, resource: str) -> str:
+    """The resource's status in the infrastructure report ("MISSING (P0)"): the Status cell of
+    the first table row naming it (its section's summary table comes before the per-check one)."""
+    for line in run.doc("INFRASTRUCTURE_READINESS_REPORT").splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if line.startswith("|") and len(cells) > 1 and cells[0] == resource:
+            return cells[1]
+    raise AssertionError(f"{resource} is not in the infrastructure report")
+
+
 def verdict(run: AuditRun) -> str:
     return str(run.json()["verdict"]["verdict"])

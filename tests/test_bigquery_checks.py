@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 from bq_support import case, create_table, facts, run_shared, scratch_tables, write_manifest
-from gcp_support import gcp_section, started_world, verdict
+from gcp_support import gcp_section, infrastructure_status, started_world, verdict
 
 from checks.gcp.scratch import SCRATCH_PREFIX
 from conftest import MANIFEST_HEAD, AuditRun
@@ -183,6 +183,10 @@ def test_existing_dataset_is_reachable_and_missing_or_denied_ones_are_findings(
         "failed",
         f"{p}.secret: access denied for {pipeline}",
     )
+    # Required and absent is MISSING; there but refusing the pipeline is BLOCKED.
+    assert infrastructure_status(main.run, "missing").startswith("MISSING (")
+    assert infrastructure_status(main.run, "secret").startswith("BLOCKED (")
+    assert infrastructure_status(main.run, "sources") == "READY"
 
 
 def test_inventory_reports_tables_rows_bytes_and_too_few_tables_is_a_finding(

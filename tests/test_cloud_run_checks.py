@@ -13,7 +13,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from gcp_support import PROJECT, facts, gcp_section, outcome, shared_run, started_world, verdict
+from gcp_support import (
+    PROJECT,
+    facts,
+    gcp_section,
+    infrastructure_status,
+    outcome,
+    shared_run,
+    started_world,
+    verdict,
+)
 
 from conftest import AuditRun, TargetRepo
 from sandbox.fakes import FaultRule, RunCondition, RunExecution, RunJob
@@ -188,6 +197,9 @@ def test_missing_job_is_one_finding_and_its_other_criteria_are_unverified(shared
         state, message = outcome(shared.run, criterion, "missing")
         assert state == "error"
         assert message.endswith("job not found (reported by run_job_ready)")
+    # Not deployed: MISSING; deployed but failing its Ready condition: BLOCKED.
+    assert infrastructure_status(shared.run, "missing").startswith("MISSING (")
+    assert infrastructure_status(shared.run, "broken").startswith("BLOCKED (")
 
 
 def test_failed_terminal_condition_is_a_finding_with_reason_and_message(shared: Shared) -> None:

@@ -12,7 +12,16 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 
 import pytest
-from gcp_support import facts, gcp_section, outcome, run_in_world, shared_run, started_world, verdict
+from gcp_support import (
+    facts,
+    gcp_section,
+    infrastructure_status,
+    outcome,
+    run_in_world,
+    shared_run,
+    started_world,
+    verdict,
+)
 
 from conftest import AuditRun, TargetRepo
 from sandbox.fakes import FaultRule, StorageFront
@@ -144,6 +153,8 @@ def test_missing_bucket_is_a_finding(shared: Shared) -> None:
     state, message = outcome(shared.run, "bucket_reachable", f"gs://{MISSING}")
     assert state == "failed"
     assert message.startswith(f"gs://{MISSING}: bucket not found")
+    assert infrastructure_status(shared.run, f"gs://{MISSING}").startswith("MISSING (")
+    assert infrastructure_status(shared.run, "gs://denied-bkt").startswith("BLOCKED (")
 
 
 def test_denied_bucket_is_a_finding_naming_the_403(shared: Shared) -> None:
