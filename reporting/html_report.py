@@ -17,7 +17,9 @@ come from the manifest and the repository, environment values from the CI.
 
 from __future__ import annotations
 
+import contextlib
 import os
+from collections.abc import Generator
 from html import escape
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
@@ -198,6 +200,29 @@ class HtmlColumns:
         metadata = config.stash.get(metadata_key, None)
         if metadata:
             scrub_metadata(metadata)
+
+    @pytest.hookimpl(wrapper=True, trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None]:
+        """pytest-html writes its page in its own session-finish step, after the documents. A
+        failure there (a full disk, a file size limit) is one line and exit 3, never a
+        traceback; the half-written page is removed, and pytest-html no longer announces it.
+        Innermost (trylast), so the terminal's own wrapper still prints the summary."""
+        try:
+            return (yield)
+        except OSError as exc:
+            given = str(session.config.getoption("htmlpath"))
+            page = Path.cwd() / Path(os.path.expandvars(given)).expanduser()
+            with contextlib.suppress(OSError):
+                if page.is_file():  # never a device such as /dev/full
+                    page.unlink()
+            self.plugin.output_errors.append(f"--html {given}: not written: {exc.strerror or exc}")
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
+            from pytest_html.basereport import BaseReport
+
+            manager = session.config.pluginmanager
+            for plugin in [p for p in manager.get_plugins() if isinstance(p, BaseReport)]:
+                manager.unregister(plugin)
+            return None
 
     @pytest.hookimpl(optionalhook=True)
     def pytest_html_report_title(self, report: Any) -> None:

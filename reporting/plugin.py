@@ -109,6 +109,8 @@ class ReadinessPlugin:
         self.audit: Audit | None = None
         self.written: list[Path] = []
         self.write_error = ""
+        #: Other outputs that could not be written (the --html page), one line each.
+        self.output_errors: list[str] = []
         #: Why the run has no verdict at all (nothing ran), "" otherwise.
         self.nothing_ran = ""
         self.history = HistorySession(
@@ -269,6 +271,9 @@ class ReadinessPlugin:
             pytest.ExitCode.NO_TESTS_COLLECTED,
         ):
             session.exitstatus = EXIT_CODES[audit.verdict.verdict]
+        if self.write_error:
+            # The audit's deliverables are missing: never a passing exit, whatever the verdict.
+            session.exitstatus = pytest.ExitCode.INTERNAL_ERROR
 
     def build(self) -> Audit:
         if self.audit is None:
@@ -337,6 +342,8 @@ class ReadinessPlugin:
             tr.write_line(f"  documents NOT written: {self.write_error}", red=True)
         else:
             tr.write_line(f"  documents: {self.out_dir()} ({len(self.written)} files)")
+        for line in self.output_errors:
+            tr.write_line(f"  {line}", red=True)
         terminal.operations(tr, audit, self.history.seconds, self.history.skipped())
         if self.notified is not None:
             tr.write_line(f"  notification: {self.notified.line()}", red=not self.notified.ok)

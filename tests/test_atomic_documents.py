@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from ops_support import OpsTarget, run_at
 
-from conftest import REPO, TargetRepo, run_shared, run_suite
+from conftest import REPO, AuditRun, TargetRepo, run_shared, run_suite
 
 OLD = {"AUDIT_SUMMARY_20261121.md": "# old summary\n", "READINESS_RESULTS_20261121.json": '{"run": "old"}\n'}
 
@@ -121,6 +121,48 @@ def test_a_suite_run_on_a_full_disk_reports_one_line_and_writes_nothing(tmp_path
     assert "Traceback" not in run.output and "INTERNALERROR" not in run.output
     assert not run.out_dir.exists()
     assert [p.name for p in work.iterdir() if p.name.startswith(".out")] == []
+    # No deliverables: never a passing exit, whatever the verdict (this audit's is GO).
+    assert run.ret == 3, run.output
+
+
+#: A file size limit the documents of the run below fit under and its self-contained page does not.
+_PAGE_LIMIT = 20_000
+
+
+@pytest.mark.parametrize("limited", [False, True], ids=["unlimited", "limited"])
+def test_an_html_page_that_cannot_be_written_is_one_line_and_leaves_no_part(
+    tmp_path: Path, limited: bool
+) -> None:
+    repo = TargetRepo(tmp_path / "target")
+    repo.write("requirements.txt", "")
+    repo.write("a.py", "A = 1\n")
+    manifest = repo.manifest('[[scripts]]\npath = "a.py"\npurpose = "p"\ncategory = "analysis"\n')
+    work = tmp_path / "run"
+    page = work / "report.html"
+    # Under the limit the documents fit (a few kB each) and the self-contained page does not.
+    run = run_shared(
+        work,
+        manifest,
+        "--html",
+        str(page),
+        "--self-contained-html",
+        env={"PYTHONDONTWRITEBYTECODE": "1"},
+        prefix=["prlimit", f"--fsize={_PAGE_LIMIT}"] if limited else (),
+    )
+    assert run.json()["verdict"]["verdict"] == "GO"
+    if not limited:  # the same run without the limit: its page is written, and is the one too large
+        assert run.ret == 0, run.output
+        assert _largest_document(run) < _PAGE_LIMIT < page.stat().st_size
+        return
+    assert f"--html {page}: not written: File too large" in run.output, run.output
+    assert "Traceback" not in run.output and "INTERNALERROR" not in run.output
+    assert "Generated html report" not in run.output
+    assert not page.exists()
+    assert run.ret == 3
+
+
+def _largest_document(run: AuditRun) -> int:
+    return max(p.stat().st_size for p in run.out_dir.iterdir())
 
 
 def test_the_review_of_a_history_store_that_does_not_exist_is_an_error(
