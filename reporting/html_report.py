@@ -180,6 +180,15 @@ def _filters(audit: Audit) -> str:
     )
 
 
+def _raised_in_pytest_html(exc: BaseException) -> bool:
+    tb = exc.__traceback__
+    while tb is not None:
+        if "pytest_html" in Path(tb.tb_frame.f_code.co_filename).parts:
+            return True
+        tb = tb.tb_next
+    return False
+
+
 class HtmlColumns:
     """pytest-html's hooks for the standup page (registered on every process that has
     pytest-html; the summary and the rows' finishing happen on the controller)."""
@@ -210,6 +219,8 @@ class HtmlColumns:
         try:
             return (yield)
         except OSError as exc:
+            if not _raised_in_pytest_html(exc):
+                raise  # another plugin's output (--junitxml): not ours to word
             given = str(session.config.getoption("htmlpath"))
             page = Path.cwd() / Path(os.path.expandvars(given)).expanduser()
             with contextlib.suppress(OSError):
